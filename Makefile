@@ -1,0 +1,46 @@
+# reportkit: `make report` builds the demo reports, `make test` runs the tests.
+# Both set themselves up idempotently: a .venv/ with an editable install, and CJK fonts.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+OUT    ?= reports
+APT_FONTS := fonts-noto-cjk fonts-arphic-ukai
+
+.PHONY: setup fonts test lint report bench clean
+
+setup: $(STAMP) fonts
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# CJK fonts: install Debian's free ones when none is present and we may (root with apt-get).
+fonts:
+	@if fc-list :lang=zh family 2>/dev/null | grep -q .; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing CJK fonts: $(APT_FONTS)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fontconfig $(APT_FONTS) >/dev/null; \
+	else \
+	  echo "No CJK font found. Install one, e.g.: sudo apt-get install $(APT_FONTS)"; exit 1; \
+	fi
+
+test: setup
+	$(BIN)/ruff check reportkit tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check reportkit tests benchmarks
+	$(BIN)/ruff format --check reportkit tests benchmarks
+
+report: setup
+	$(BIN)/reportkit run --out $(OUT) --formats html,pdf,docx
+
+bench: setup
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf build $(OUT) .pytest_cache

@@ -1,0 +1,68 @@
+"""Errors that reach users as a Chinese message and an exit code, never as a traceback."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+
+class ReportkitError(Exception):
+    """A failure a user can act on; the CLI prints the message and exits with `exit_code`."""
+
+    exit_code = 1
+
+
+class UsageError(ReportkitError):
+    """Wrong command-line use or parameters."""
+
+    exit_code = 2
+
+
+class OutputError(ReportkitError):
+    """The output folder could not be written."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One bad cell (or file, or sheet): where it is, what it holds and what is wrong.
+
+    `row` is the row number Excel shows (1-based, header rows included); None for a whole file
+    or sheet. `column` is the header as written in the workbook, or None.
+    """
+
+    file: str
+    sheet: str | None
+    row: int | None
+    column: str | None
+    value: str | None
+    message: str
+    severity: str = "error"  # or "warning"
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.pop("severity")
+        return data
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.sheet:
+            where.append(f"工作表「{self.sheet}」")
+        if self.row is not None:
+            where.append(f"第 {self.row} 行")
+        if self.column:
+            where.append(f"「{self.column}」列")
+        value = f"（值：{self.value}）" if self.value not in (None, "") else ""
+        label = "错误" if self.severity == "error" else "警告"
+        return f"{label}：{'，'.join(where)}：{self.message}{value}"
+
+
+class ValidationFailed(ReportkitError):
+    """The workbooks have errors; no report is written."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = issues
+        errors = [i for i in issues if i.severity == "error"]
+        super().__init__(f"台账校验发现 {len(errors)} 处错误，未生成报告。请按提示修改后重试。")
+
+    def to_json(self) -> str:
+        return json.dumps([i.to_json() for i in self.issues], ensure_ascii=False, indent=2)

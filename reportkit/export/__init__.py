@@ -1,0 +1,108 @@
+"""Exports of an executed report notebook: offline HTML, official-format PDF and DOCX.
+
+Only outputs that carry reportkit blocks (reportkit.document.BLOCKS_MIME) reach a report:
+code, prompts, streams, errors and papermill's cells never do.
+
+Modules: `html` (notebook_to_html, ReportHTMLExporter), `pdf` (html_to_pdf, ReportPDFExporter,
+WeasyPrint) and `docx` (blocks_to_docx, ReportDOCXExporter, python-docx). The nbconvert exporters
+are registered as reportkit_html, reportkit_pdf and reportkit_docx.
+
+Notebook metadata read here (all optional):
+    metadata.reportkit = {"title": str, "lang": "zh-CN",
+                          "fonts": {role: family name or font file path}}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reportkit.document import BLOCKS_MIME, Block
+
+# -- GB/T 9704-2012 geometry, shared by the print CSS and the DOCX styles ----------------------
+
+PAGE_MM = (210.0, 297.0)
+MARGIN_MM = {"top": 37.0, "bottom": 35.0, "left": 28.0, "right": 26.0}
+TEXT_WIDTH_MM = PAGE_MM[0] - MARGIN_MM["left"] - MARGIN_MM["right"]  # 156
+TEXT_HEIGHT_MM = PAGE_MM[1] - MARGIN_MM["top"] - MARGIN_MM["bottom"]  # 225
+LINES_PER_PAGE = 22
+CHARS_PER_LINE = 28
+BODY_PT = 16.0  # 3号
+TITLE_PT = 22.0  # 2号
+PAGE_NUMBER_PT = 14.0  # 4号
+SMALL_PT = 12.0  # tables
+CAPTION_PT = 14.0
+PAGE_NUMBER_GAP_MM = 7.0  # below the text area
+
+_PT_PER_MM = 72 / 25.4
+# Rounded down to 1/100 pt, so that 22 lines and 28 characters still fit after rounding.
+LINE_PT = math.floor(TEXT_HEIGHT_MM * _PT_PER_MM / LINES_PER_PAGE * 100) / 100  # 28.99
+CHAR_PT = math.floor(TEXT_WIDTH_MM * _PT_PER_MM / CHARS_PER_LINE * 100) / 100  # 15.79
+LETTER_SPACING_PT = round(CHAR_PT - BODY_PT, 2)  # -0.21: 28 characters of 16 pt in 156 mm
+
+
+@dataclass(frozen=True)
+class ReportMeta:
+    """What a notebook says about its report (metadata.reportkit), with defaults filled in."""
+
+    title: str
+    lang: str = "zh-CN"
+    fonts: dict[str, str] = field(default_factory=dict)
+
+
+DEFAULT_TITLE = "党建工作情况报告"
+
+
+def report_blocks(nb: Any) -> list[Block]:
+    """Every report block in cell order; other outputs (streams, errors, plain data) are skipped."""
+    from reportkit.document import blocks_of_notebook
+
+    return blocks_of_notebook(nb)
+
+
+def report_metadata(nb: Any, blocks: list[Block] | None = None) -> ReportMeta:
+    """Title, language and font overrides of a report notebook."""
+    meta = (nb.get("metadata") or {}).get("reportkit") or {}
+    title = str(meta.get("title") or "").strip()
+    if not title:
+        for block in blocks if blocks is not None else report_blocks(nb):
+            if block.get("kind") == "title" and str(block.get("text") or "").strip():
+                title = str(block["text"]).strip()
+                break
+    fonts = meta.get("fonts") or {}
+    return ReportMeta(
+        title=title or DEFAULT_TITLE,
+        lang=str(meta.get("lang") or "zh-CN"),
+        fonts={str(k): v for k, v in fonts.items() if v} if isinstance(fonts, Mapping) else {},
+    )
+
+
+def blocks_outputs(nb: Any) -> list[dict[str, Any]]:
+    """The data dicts of outputs that carry reportkit blocks, in cell order."""
+    found = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") not in ("display_data", "execute_result"):
+                continue
+            data = output.get("data") or {}
+            if BLOCKS_MIME in data:
+                found.append(data)
+    return found
+
+
+__all__ = [
+    "BLOCKS_MIME",
+    "CHAR_PT",
+    "LETTER_SPACING_PT",
+    "LINE_PT",
+    "MARGIN_MM",
+    "PAGE_MM",
+    "ReportMeta",
+    "blocks_outputs",
+    "report_blocks",
+    "report_metadata",
+]

@@ -1,0 +1,612 @@
+"""Editable Word report (GB/T 9704-2012 layout) from the notebook's blocks, with python-docx.
+
+Analysts edit these files, so structure lives in real Word styles, not in direct formatting:
+Title, Heading 1/2/3 (black, unnumbered, so the navigation pane shows the outline), Normal for
+body text, Table Grid tables whose header row repeats, and PAGE fields in odd/even footers.
+Word names a single family per script, so each style names the font resolved on this machine
+(for a font file: the family stored in it) in w:ascii, w:hAnsi, w:eastAsia and w:cs.
+
+The styled empty document is built once per font set and reused from bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from nbconvert.exporters import Exporter
+from traitlets import default
+
+from reportkit.document import Block, blocks_of_notebook
+from reportkit.export import (
+    BODY_PT,
+    CAPTION_PT,
+    CHAR_PT,
+    LINE_PT,
+    MARGIN_MM,
+    PAGE_MM,
+    PAGE_NUMBER_GAP_MM,
+    PAGE_NUMBER_PT,
+    SMALL_PT,
+    TEXT_HEIGHT_MM,
+    TEXT_WIDTH_MM,
+    TITLE_PT,
+    report_metadata,
+)
+from reportkit.fonts import ROLES, ResolvedFont, resolve_fonts
+
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+# Word measures in twentieths of a point. The line pitch is rounded down so 22 lines fit.
+LINE_TWIPS = math.floor(LINE_PT * 20)  # 579, as official templates use
+CHAR_TWIPS = round(CHAR_PT * 20)
+# 28 characters in 156 mm: body text is condensed by a quarter point (w:spacing, in twips).
+# A docGrid character grid would say the same to Word, but LibreOffice and WPS read its
+# charSpace differently (17 characters a line); condensed spacing reads the same everywhere.
+CONDENSE_TWIPS = math.floor((TEXT_WIDTH_MM * 72 / 25.4 / 28 - BODY_PT) * 20) - 1  # -5
+PAGE_NUMBER_LINE_PT = 16.0
+# Footer distance (page bottom to the footer line's bottom) that puts the em dashes about 7 mm
+# below the text area; the dash sits near the middle of the 16 pt line.
+FOOTER_MM = MARGIN_MM["bottom"] - PAGE_NUMBER_GAP_MM - PAGE_NUMBER_LINE_PT * 25.4 / 72 / 2
+FIGURE_MAX_HEIGHT_MM = TEXT_HEIGHT_MM * 0.6
+TEXT_COLUMN_CHARS = 12  # a column with longer cells holds text: left-aligned, like the HTML
+
+_THEME_FONT_ATTRS = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
+_FONT_ATTRS = ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs")
+
+
+# -- low-level XML helpers (python-docx has no API for these) --------------------------------
+
+
+def _qn(tag: str) -> str:
+    from docx.oxml.ns import qn
+
+    return qn(tag)
+
+
+def _set_run_fonts(rpr: Any, family: str) -> None:
+    """Name `family` for every script and drop theme fonts (which would win over names)."""
+    rfonts = rpr.get_or_add_rFonts()
+    for attr in _THEME_FONT_ATTRS:
+        rfonts.attrib.pop(_qn(attr), None)
+    for attr in _FONT_ATTRS:
+        rfonts.set(_qn(attr), family)
+
+
+def _set_black(rpr: Any) -> None:
+    from docx.oxml import OxmlElement
+
+    for color in rpr.findall(_qn("w:color")):
+        rpr.remove(color)
+    color = OxmlElement("w:color")
+    color.set(_qn("w:val"), "000000")
+    # w:color comes after w:b .. w:vanish and before w:spacing/w:sz in CT_RPr.
+    successors = ("w:spacing", "w:w", "w:kern", "w:position", "w:sz", "w:szCs", "w:highlight",
+                  "w:u", "w:effect", "w:bdr", "w:shd", "w:fitText", "w:vertAlign", "w:rtl",
+                  "w:cs", "w:em", "w:lang", "w:eastAsianLayout", "w:specVanish", "w:oMath")
+    rpr.insert_element_before(color, *successors)
+
+
+def _set_condensed(rpr: Any, twips: int) -> None:
+    """Character spacing (negative: condensed) in twips."""
+    from docx.oxml import OxmlElement
+
+    _remove(rpr, "w:spacing")
+    spacing = OxmlElement("w:spacing")
+    spacing.set(_qn("w:val"), str(twips))
+    rpr.insert_element_before(
+        spacing, "w:w", "w:kern", "w:position", "w:sz", "w:szCs", "w:highlight", "w:u",
+        "w:effect", "w:bdr", "w:shd", "w:fitText", "w:vertAlign", "w:rtl", "w:cs", "w:em",
+        "w:lang", "w:eastAsianLayout", "w:specVanish", "w:oMath",
+    )
+
+
+def _remove(parent: Any, *tags: str) -> None:
+    for tag in tags:
+        for child in parent.findall(_qn(tag)):
+            parent.remove(child)
+
+
+def _set_indent(ppr: Any, *, first_chars: float = 0, left_chars: float = 0,
+                right_chars: float = 0) -> None:
+    """Indents in characters (w:*Chars, which Word prefers) and in twips for other readers."""
+    ind = ppr.get_or_add_ind()
+    for attr in list(ind.attrib):
+        del ind.attrib[attr]
+    ind.set(_qn("w:firstLineChars"), str(round(first_chars * 100)))
+    ind.set(_qn("w:firstLine"), str(round(first_chars * CHAR_TWIPS)))
+    if left_chars:
+        ind.set(_qn("w:leftChars"), str(round(left_chars * 100)))
+        ind.set(_qn("w:left"), str(round(left_chars * CHAR_TWIPS)))
+    if right_chars:
+        ind.set(_qn("w:rightChars"), str(round(right_chars * 100)))
+        ind.set(_qn("w:right"), str(round(right_chars * CHAR_TWIPS)))
+
+
+def _set_snap_to_grid(ppr: Any, snap: bool) -> None:
+    from docx.oxml import OxmlElement
+
+    _remove(ppr, "w:snapToGrid")
+    element = OxmlElement("w:snapToGrid")
+    element.set(_qn("w:val"), "1" if snap else "0")
+    ppr.insert_element_before(
+        element, "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents",
+        "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap",
+        "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange",
+    )
+
+
+def _set_spacing(ppr: Any, *, line_twips: int | None, exact: bool = True,
+                 before: int = 0, after: int = 0) -> None:
+    spacing = ppr.get_or_add_spacing()
+    for attr in list(spacing.attrib):
+        del spacing.attrib[attr]
+    spacing.set(_qn("w:before"), str(before))
+    spacing.set(_qn("w:after"), str(after))
+    if line_twips is None:  # single
+        spacing.set(_qn("w:line"), "240")
+        spacing.set(_qn("w:lineRule"), "auto")
+    else:
+        spacing.set(_qn("w:line"), str(line_twips))
+        spacing.set(_qn("w:lineRule"), "exact" if exact else "atLeast")
+
+
+def _style(doc: Any, name: str, *, base: str = "Normal", kind: str = "paragraph") -> Any:
+    from docx.enum.style import WD_STYLE_TYPE
+
+    try:
+        return doc.styles[name]
+    except KeyError:
+        style_type = WD_STYLE_TYPE.PARAGRAPH if kind == "paragraph" else WD_STYLE_TYPE.CHARACTER
+        style = doc.styles.add_style(name, style_type)
+        style.base_style = doc.styles[base]
+        style.quick_style = True
+        return style
+
+
+def _dress(
+    style: Any, font: ResolvedFont, size_pt: float, *, bold: bool = False, condensed: bool = False
+) -> None:
+    """Font, size, weight and black colour for a style (and nothing left from the theme)."""
+    from docx.shared import Pt
+
+    rpr = style.element.get_or_add_rPr()
+    _set_run_fonts(rpr, font.family)
+    _remove(rpr, "w:kern", "w:i", "w:iCs")
+    style.font.size = Pt(size_pt)
+    style.font.bold = bold
+    sz_cs = rpr.find(_qn("w:szCs"))
+    if sz_cs is None:
+        sz_cs = rpr.find(_qn("w:sz"))
+        from docx.oxml import OxmlElement
+
+        new = OxmlElement("w:szCs")
+        sz_cs.addnext(new)
+        sz_cs = new
+    sz_cs.set(_qn("w:val"), str(round(size_pt * 2)))
+    _set_black(rpr)
+    _set_condensed(rpr, CONDENSE_TWIPS if condensed else 0)  # 0: don't inherit Normal's
+
+
+# -- the styled template --------------------------------------------------------------------
+
+
+def _setup_styles(doc: Any, fonts: Mapping[str, ResolvedFont]) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    # Document defaults: 仿宋 16 pt, Chinese language, no theme fonts.
+    defaults = doc.styles.element.find(_qn("w:docDefaults"))
+    rpr_default = defaults.find(_qn("w:rPrDefault")).find(_qn("w:rPr"))
+    _set_run_fonts(rpr_default, fonts["fangsong"].family)
+    for tag in ("w:sz", "w:szCs"):
+        rpr_default.find(_qn(tag)).set(_qn("w:val"), str(round(BODY_PT * 2)))
+    lang = rpr_default.find(_qn("w:lang"))
+    lang.set(_qn("w:val"), "en-US")
+    lang.set(_qn("w:eastAsia"), "zh-CN")
+    ppr_default = defaults.find(_qn("w:pPrDefault")).find(_qn("w:pPr"))
+    _set_spacing(ppr_default, line_twips=None)
+
+    normal = doc.styles["Normal"]
+    _dress(normal, fonts["fangsong"], BODY_PT, condensed=True)
+    ppr = normal.element.get_or_add_pPr()
+    _set_spacing(ppr, line_twips=LINE_TWIPS)
+    _set_indent(ppr, first_chars=2)
+    normal.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    normal.paragraph_format.widow_control = True
+
+    title = doc.styles["Title"]
+    title_font = fonts["title"]
+    _dress(title, title_font, TITLE_PT, bold=title_font.weight >= 600)
+    ppr = title.element.get_or_add_pPr()
+    _remove(ppr, "w:pBdr", "w:contextualSpacing")
+    _set_spacing(ppr, line_twips=round(TITLE_PT * 1.5 * 20), after=LINE_TWIPS)
+    _set_indent(ppr)
+    title.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    title.paragraph_format.keep_with_next = True
+
+    for level, role, bold in ((1, "heiti", False), (2, "kaiti", False), (3, "fangsong", True)):
+        heading = doc.styles[f"Heading {level}"]
+        _dress(heading, fonts[role], BODY_PT, bold=bold, condensed=True)
+        ppr = heading.element.get_or_add_pPr()
+        _remove(ppr, "w:numPr")
+        _set_spacing(ppr, line_twips=LINE_TWIPS)
+        _set_indent(ppr, first_chars=2)
+        heading.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+        heading.paragraph_format.keep_with_next = True
+        heading.paragraph_format.keep_together = True
+        outline = ppr.get_or_add_outlineLvl()
+        outline.val = level - 1
+        linked = doc.styles[f"Heading {level} Char"]
+        _dress(linked, fonts[role], BODY_PT, bold=bold)
+    _dress(doc.styles["Title Char"], title_font, TITLE_PT, bold=title_font.weight >= 600)
+
+    caption = doc.styles["Caption"]
+    _dress(caption, fonts["heiti"], CAPTION_PT)
+    ppr = caption.element.get_or_add_pPr()
+    _set_spacing(ppr, line_twips=LINE_TWIPS)
+    _set_indent(ppr)
+    caption.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    caption.paragraph_format.keep_with_next = True
+    caption.hidden = False
+    caption.unhide_when_used = False
+    caption.quick_style = True
+
+    table_text = _style(doc, "Table Text")
+    _dress(table_text, fonts["fangsong"], SMALL_PT)
+    ppr = table_text.element.get_or_add_pPr()
+    _set_snap_to_grid(ppr, False)  # rows as tall as their text, not a 29 pt grid line
+    _set_spacing(ppr, line_twips=None)
+    _set_indent(ppr)
+    table_text.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+
+    table_heading = _style(doc, "Table Heading", base="Table Text")
+    _dress(table_heading, fonts["heiti"], SMALL_PT)
+    table_heading.paragraph_format.keep_with_next = True
+
+    figure = _style(doc, "Figure")
+    ppr = figure.element.get_or_add_pPr()
+    _set_snap_to_grid(ppr, False)
+    _set_spacing(ppr, line_twips=None)  # exact spacing would crop the picture
+    _set_indent(ppr)
+    figure.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    figure.paragraph_format.keep_with_next = True
+
+    signature = _style(doc, "Signature")
+    ppr = signature.element.get_or_add_pPr()
+    _set_indent(ppr)
+    signature.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    signature.paragraph_format.keep_together = True
+
+    footer = doc.styles["Footer"]
+    _dress(footer, fonts["songti"], PAGE_NUMBER_PT)
+    ppr = footer.element.get_or_add_pPr()
+    _remove(ppr, "w:tabs")
+    _set_snap_to_grid(ppr, False)
+    _set_spacing(ppr, line_twips=round(PAGE_NUMBER_LINE_PT * 20))
+    _set_indent(ppr)
+
+
+def _page_number_paragraph(paragraph: Any, *, odd: bool) -> None:
+    """"— N —" with a PAGE field; odd pages right-aligned, even pages left, one char in."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml import OxmlElement
+
+    paragraph.style = "Footer"
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT if odd else WD_ALIGN_PARAGRAPH.LEFT
+    one_char = PAGE_NUMBER_PT / CHAR_PT
+    ppr = paragraph._p.get_or_add_pPr()
+    ind = ppr.get_or_add_ind()
+    side = "right" if odd else "left"
+    ind.set(_qn(f"w:{side}Chars"), str(round(one_char * 100)))
+    ind.set(_qn(f"w:{side}"), str(round(PAGE_NUMBER_PT * 20)))
+
+    paragraph.add_run("— ")
+    for kind, text in (("begin", None), ("instr", " PAGE "), ("separate", None), ("text", "1"),
+                       ("end", None)):
+        run = paragraph.add_run()
+        if kind == "instr":
+            instr = OxmlElement("w:instrText")
+            instr.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+            instr.text = text
+            run._r.append(instr)
+        elif kind == "text":
+            run.text = text
+        else:
+            fld = OxmlElement("w:fldChar")
+            fld.set(_qn("w:fldCharType"), kind)
+            run._r.append(fld)
+    paragraph.add_run(" —")
+
+
+def _setup_section(doc: Any) -> None:
+    from docx.enum.section import WD_ORIENT
+    from docx.shared import Mm
+
+    section = doc.sections[0]
+    section.orientation = WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = Mm(PAGE_MM[0]), Mm(PAGE_MM[1])
+    section.top_margin, section.bottom_margin = Mm(MARGIN_MM["top"]), Mm(MARGIN_MM["bottom"])
+    section.left_margin, section.right_margin = Mm(MARGIN_MM["left"]), Mm(MARGIN_MM["right"])
+    section.gutter = Mm(0)
+    section.header_distance = Mm(15)
+    section.footer_distance = Mm(round(FOOTER_MM, 1))
+    grid = section._sectPr.find(_qn("w:docGrid"))
+    grid.set(_qn("w:type"), "lines")
+    grid.set(_qn("w:linePitch"), str(LINE_TWIPS))
+
+    doc.settings.odd_and_even_pages_header_footer = True
+    section.different_first_page_header_footer = False
+    footer = section.footer
+    footer.is_linked_to_previous = False
+    _page_number_paragraph(footer.paragraphs[0], odd=True)
+    even = section.even_page_footer
+    even.is_linked_to_previous = False
+    _page_number_paragraph(even.paragraphs[0], odd=False)
+
+
+@lru_cache(maxsize=8)
+def _template(key: tuple[tuple[str, ResolvedFont], ...]) -> bytes:
+    """The styled, empty document for one font set, saved once and reopened per report."""
+    import docx
+
+    doc = docx.Document()
+    _setup_styles(doc, dict(key))
+    _setup_section(doc)
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()
+
+
+# -- blocks ---------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _width_chars(text: str) -> float:
+    """Width in body characters: ASCII letters and digits are half-width."""
+    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
+
+
+def text_columns(rows: Sequence[Sequence[Any]]) -> set[int]:
+    """Columns holding long text (topics), left-aligned; the same rule as blocks.html.j2."""
+    found: set[int] = set()
+    for row in rows:
+        for i, value in enumerate(row):
+            if value is not None and len(str(value)) > TEXT_COLUMN_CHARS:
+                found.add(i)
+    return found
+
+
+def _mark_row(row: Any, *, header: bool) -> None:
+    from docx.oxml import OxmlElement
+
+    trpr = row._tr.get_or_add_trPr()
+    cant_split = OxmlElement("w:cantSplit")
+    trpr.append(cant_split)
+    if header:
+        tbl_header = OxmlElement("w:tblHeader")
+        trpr.append(tbl_header)
+
+
+def column_widths(columns: Sequence[str], rows: Sequence[Sequence[Any]], total: int) -> list[int]:
+    """Column widths (twips) by content, so short columns stay narrow and topics get room.
+
+    The same rule as blocks.html.j2: the longest cell, 2 to 24 characters, plus one.
+    """
+    count = max([len(columns), *(len(r) for r in rows)])
+    need = [2] * count
+    for row in [columns, *rows]:
+        for i, value in enumerate(row):
+            if value is not None:
+                need[i] = max(need[i], min(len(str(value)), 24))
+    weights = [n + 1 for n in need]
+    scale = total / sum(weights)
+    return [int(w * scale) for w in weights]
+
+
+class _Writer:
+    """Appends blocks to a document; style ids are looked up once (python-docx's by-name
+    lookup scans all styles and dominated the export time)."""
+
+    STYLES = ("Title", "Heading 1", "Heading 2", "Heading 3", "Caption", "Table Text",
+              "Table Heading", "Figure", "Signature")
+
+    def __init__(self, doc: Any) -> None:
+        self.doc = doc
+        self.ids = {name: doc.styles[name].style_id for name in self.STYLES}
+
+    def paragraph(self, text: str = "", style: str | None = None, parent: Any = None) -> Any:
+        paragraph = (parent or self.doc).add_paragraph()
+        if style:
+            paragraph._p.style = self.ids[style]
+        if text:
+            paragraph.add_run(text)
+        return paragraph
+
+    def add(self, block: Block) -> None:
+        kind = block.get("kind")
+        if kind == "title":
+            self.paragraph(_text(block.get("text")), "Title")
+        elif kind == "heading":
+            level = min(max(int(block.get("level") or 1), 1), 3)
+            self.paragraph(_text(block.get("text")), f"Heading {level}")
+        elif kind == "paragraph":
+            self.body_paragraph(block)
+        elif kind == "table":
+            self.table(block)
+        elif kind == "figure":
+            self.figure(block)
+        elif kind == "signature":
+            self.signature(block.get("lines") or [])
+        elif kind == "page_break":
+            self.doc.add_page_break()
+
+    def body_paragraph(self, block: Block) -> None:
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+        paragraph = self.paragraph()
+        lead = _text(block.get("lead"))
+        if lead:
+            paragraph.add_run(lead).bold = True
+        paragraph.add_run(_text(block.get("text")))
+        align = block.get("align")
+        if align in ("center", "right"):
+            paragraph.alignment = (
+                WD_ALIGN_PARAGRAPH.CENTER if align == "center" else WD_ALIGN_PARAGRAPH.RIGHT
+            )
+            _set_indent(paragraph._p.get_or_add_pPr())
+
+    def table(self, block: Block) -> None:
+        from docx.enum.table import WD_TABLE_ALIGNMENT
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+        from docx.oxml import OxmlElement
+        from docx.shared import Twips
+
+        columns = [_text(c) for c in block.get("columns") or []]
+        rows = [list(r) for r in block.get("rows") or []]
+        count = max([len(columns), *(len(r) for r in rows)])
+        if count == 0:
+            return
+        if block.get("caption"):
+            self.paragraph(_text(block["caption"]), "Caption")
+        widths = column_widths(columns, rows, round(TEXT_WIDTH_MM / 25.4 * 1440))
+        left = text_columns(rows)
+        table = self.doc.add_table(rows=1 + len(rows), cols=count)
+        table.style = self.doc.styles["Table Grid"]
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        tblpr = table._tbl.tblPr
+        _remove(tblpr, "w:tblW")
+        tbl_w = OxmlElement("w:tblW")
+        tbl_w.set(_qn("w:w"), str(sum(widths)))
+        tbl_w.set(_qn("w:type"), "dxa")
+        tblpr.insert_element_before(
+            tbl_w, "w:jc", "w:tblCellSpacing", "w:tblInd", "w:tblBorders", "w:shd",
+            "w:tblLayout", "w:tblCellMar", "w:tblLook", "w:tblCaption", "w:tblDescription",
+            "w:tblPrChange",
+        )
+        for grid_col, width in zip(table._tbl.tblGrid.gridCol_lst, widths, strict=True):
+            grid_col.w = Twips(width)
+        for r, values in enumerate([columns, *rows]):
+            row = table.rows[r]
+            _mark_row(row, header=r == 0)
+            for c, cell in enumerate(row.cells):
+                cell._tc.width = Twips(widths[c])
+                paragraph = cell.paragraphs[0]
+                paragraph._p.style = self.ids["Table Heading" if r == 0 else "Table Text"]
+                if r and c in left:
+                    paragraph.alignment = WD_ALIGN_PARAGRAPH.LEFT
+                text = _text(values[c]) if c < len(values) else ""
+                if text:
+                    paragraph.add_run(text)
+
+    def figure(self, block: Block) -> None:
+        from docx.shared import Mm
+
+        mime = block.get("mime") or ""
+        data = block.get("png") if mime == "image/svg+xml" else block.get("data")
+        if mime not in ("image/svg+xml", "image/png", "image/jpeg"):
+            data = block.get("png")
+        caption = _text(block.get("caption"))
+        if not data:
+            name = f"“{caption}”" if caption else ""
+            self.paragraph(f"（图表{name}请见 PDF 或 HTML 版本）", "Figure")
+            return
+        paragraph = self.paragraph(style="Figure")
+        picture = paragraph.add_run().add_picture(io.BytesIO(base64.b64decode(data)))
+        scale = min(
+            1.0, Mm(TEXT_WIDTH_MM) / picture.width, Mm(FIGURE_MAX_HEIGHT_MM) / picture.height
+        )
+        if scale < 1.0:
+            picture.width = int(picture.width * scale)
+            picture.height = int(picture.height * scale)
+        if caption:
+            self.paragraph(caption, "Caption").paragraph_format.keep_with_next = False
+        else:
+            paragraph.paragraph_format.keep_with_next = False
+
+    def signature(self, lines: Iterable[Any]) -> None:
+        """Lines centred on each other, 4 characters in from the right (成文日期右空四字)."""
+        from docx.shared import Twips
+
+        texts = [_text(t) for t in lines if _text(t)]
+        if not texts:
+            return
+        # Not keepNext on the body's last paragraph (so that its last lines would come along
+        # to the signature's page): LibreOffice then splits the signature itself.
+        widest = max(_width_chars(t) for t in texts)
+        for i, text in enumerate(texts):
+            paragraph = self.paragraph(text, "Signature")
+            ppr = paragraph._p.get_or_add_pPr()
+            _set_indent(ppr, right_chars=4 + (widest - _width_chars(text)) / 2)
+            if i == 0:
+                paragraph.paragraph_format.space_before = Twips(2 * LINE_TWIPS)
+            if i < len(texts) - 1:
+                paragraph.paragraph_format.keep_with_next = True
+
+
+def blocks_to_docx(
+    blocks: Sequence[Block],
+    fonts: Mapping[str, Any] | None = None,
+    title: str | None = None,
+) -> bytes:
+    """DOCX bytes for report blocks.
+
+    `fonts`: params-style overrides (role -> family or file) or resolved fonts (ResolvedFont or
+    its to_json() dict), as for html_to_pdf. `title` sets the document properties (default:
+    the title block's text).
+    """
+    import docx
+
+    resolved = resolve_fonts(fonts)
+    doc = docx.Document(io.BytesIO(_template(tuple((r, resolved[r]) for r in ROLES))))
+    writer = _Writer(doc)
+    for block in blocks:
+        writer.add(block)
+    body = doc.element.body
+    last = body[-2] if len(body) > 1 else None  # the element before w:sectPr
+    if last is None or last.tag == _qn("w:tbl"):
+        doc.add_paragraph()  # Word wants a paragraph after a closing table
+    if title is None:
+        title = next((_text(b.get("text")) for b in blocks if b.get("kind") == "title"), "")
+    props = doc.core_properties
+    props.title = title or ""
+    props.language = "zh-CN"
+    props.author = "reportkit"
+    props.last_modified_by = "reportkit"
+    props.revision = 1
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+    props.created = props.modified = now
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()
+
+
+def notebook_to_docx(nb: Any, fonts: Mapping[str, Any] | None = None) -> bytes:
+    """DOCX of an executed report notebook; fonts default to metadata.reportkit.fonts."""
+    blocks = blocks_of_notebook(nb)
+    meta = report_metadata(nb, blocks)
+    return blocks_to_docx(blocks, meta.fonts if fonts is None else fonts, meta.title)
+
+
+class ReportDOCXExporter(Exporter):
+    """`jupyter nbconvert --to reportkit_docx`: the editable Word report, without code."""
+
+    output_mimetype = DOCX_MIME
+    export_from_notebook = "Report (reportkit DOCX)"
+
+    @default("file_extension")
+    def _file_extension_default(self) -> str:
+        return ".docx"
+
+    def from_notebook_node(
+        self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any
+    ) -> tuple[bytes, dict[str, Any]]:
+        nb_copy, resources = super().from_notebook_node(nb, resources, **kw)
+        return notebook_to_docx(nb_copy), resources

@@ -1,0 +1,185 @@
+"""Offline HTML: one self-contained page built from the notebook's report outputs.
+
+nbconvert's stock HTML templates link require.js and MathJax from a CDN and show prompts, code
+and streams. This page has none of that: inline CSS (screen and the official print format), the
+`text/html` of outputs that carry reportkit blocks, in cell order, and nothing that points
+outside the file. Leadership reads it on intranets without internet access.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from functools import cache, lru_cache
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+from nbconvert.exporters import Exporter
+from traitlets import default
+
+from reportkit import __version__
+from reportkit.document import BLOCKS_MIME, blocks_to_html
+from reportkit.export import (
+    BODY_PT,
+    CAPTION_PT,
+    CHAR_PT,
+    LETTER_SPACING_PT,
+    LINE_PT,
+    MARGIN_MM,
+    PAGE_NUMBER_GAP_MM,
+    PAGE_NUMBER_PT,
+    SMALL_PT,
+    TEXT_HEIGHT_MM,
+    TITLE_PT,
+    blocks_outputs,
+    report_metadata,
+)
+from reportkit.fonts import ROLES, css_font_stack
+
+#: Which elements each font role dresses (songti: page numbers, set in the @page rules).
+ROLE_SELECTORS: dict[str, str] = {
+    "fangsong": ".rk-report, .rk-p, .rk-h3, .rk-table td, .rk-signature, .rk-lead",
+    "title": ".rk-title",
+    "heiti": ".rk-h1, .rk-table th, .rk-table caption, .rk-figure figcaption",
+    "kaiti": ".rk-h2",
+}
+
+_URL_SCHEME = re.compile(r"\b(https?):(?=//)", re.IGNORECASE)
+_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("reportkit", "templates/export"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@cache
+def geometry() -> dict[str, float]:
+    """The numbers the stylesheet uses (GB/T 9704-2012, see reportkit.export)."""
+    return {
+        "body_pt": BODY_PT,
+        "line_pt": LINE_PT,
+        "half_line_pt": round(LINE_PT / 2, 2),
+        "letter_spacing_pt": LETTER_SPACING_PT,
+        "indent_pt": round(2 * CHAR_PT, 2),
+        "title_pt": TITLE_PT,
+        "title_line_pt": round(TITLE_PT * 1.5, 2),
+        "small_pt": SMALL_PT,
+        "caption_pt": CAPTION_PT,
+        "page_number_pt": PAGE_NUMBER_PT,
+        # The em dash's top sits about 0.64 em below the top of a 1.0 line box (measured on
+        # rendered pages): put the dash 7 mm below the text area (一字线上距版心下边缘7mm).
+        "page_number_top_mm": round(PAGE_NUMBER_GAP_MM - PAGE_NUMBER_PT * 0.64 * 25.4 / 72, 2),
+        "margin_top_mm": MARGIN_MM["top"],
+        "margin_bottom_mm": MARGIN_MM["bottom"],
+        "margin_left_mm": MARGIN_MM["left"],
+        "margin_right_mm": MARGIN_MM["right"],
+        "figure_max_height_mm": round(TEXT_HEIGHT_MM * 0.6),
+        "signature_gap_pt": round(2 * LINE_PT, 2),
+        "signature_right_pt": round(4 * CHAR_PT, 2),  # 成文日期右空四字
+    }
+
+
+def font_rules(
+    families: Mapping[str, str],
+    weights: Mapping[str, int] | None = None,
+    *,
+    important: bool = False,
+) -> str:
+    """CSS rules giving each role's elements their font family (and weight, where given)."""
+    bang = " !important" if important else ""
+    rules = []
+    for role, selectors in ROLE_SELECTORS.items():
+        declarations = f"font-family: {families[role]}{bang};"
+        if weights and role in weights:
+            declarations += f" font-weight: {weights[role]}{bang};"
+        rules.append(f"{selectors} {{ {declarations} }}")
+    if weights is None:
+        rules.append(".rk-h3, .rk-lead { font-weight: bold; }")
+    return "\n".join(rules)
+
+
+def _fonts_key(fonts: Mapping[str, Any] | None) -> str:
+    return json.dumps(dict(fonts or {}), sort_keys=True, ensure_ascii=False, default=str)
+
+
+@lru_cache(maxsize=16)
+def _page_css(fonts_key: str) -> str:
+    fonts = json.loads(fonts_key)
+    stacks = {role: css_font_stack(role, fonts) for role in ROLES}
+    return _environment().get_template("report.css.j2").render(
+        g=geometry(),
+        font_rules=Markup(font_rules(stacks)),
+        page_number_font=Markup(stacks["songti"]),
+    )
+
+
+def page_css(fonts: Mapping[str, Any] | None = None) -> str:
+    """The page stylesheet, with named font stacks (official faces first, free ones named)."""
+    return _page_css(_fonts_key(fonts))
+
+
+def _offline(fragment: str) -> str:
+    """Defuse URL-looking text (a topic may quote a web address): http:// reads the same to
+    people as http&#58;// but the page then holds no URL at all."""
+    return _URL_SCHEME.sub(r"\1&#58;", fragment)
+
+
+def render_page(
+    body_html: str,
+    title: str,
+    lang: str = "zh-CN",
+    fonts: Mapping[str, Any] | None = None,
+) -> str:
+    """A complete offline page around trusted report HTML (fragments from blocks_to_html)."""
+    if not _LANG.match(lang or ""):
+        lang = "zh-CN"
+    return _environment().get_template("page.html.j2").render(
+        lang=lang,
+        title=title,
+        version=__version__,
+        css=Markup(page_css(fonts)),
+        body=Markup(_offline(body_html)),
+    )
+
+
+def _fragment(data: Mapping[str, Any]) -> str:
+    html = data.get("text/html")
+    if isinstance(html, list):  # nbformat may keep multiline strings as lists of lines
+        html = "".join(html)
+    if isinstance(html, str) and html.strip():
+        return html
+    payload = data.get(BLOCKS_MIME) or {}
+    return blocks_to_html(list(payload.get("blocks") or []))
+
+
+def notebook_to_html(nb: Any) -> str:
+    """The report page of an executed notebook (in-process, cheap; the runner's HTML step)."""
+    meta = report_metadata(nb)
+    body = "\n".join(_fragment(data) for data in blocks_outputs(nb))
+    return render_page(body, meta.title, meta.lang, meta.fonts)
+
+
+class ReportHTMLExporter(Exporter):
+    """`jupyter nbconvert --to reportkit_html`: the offline report page, without code."""
+
+    output_mimetype = "text/html"
+    export_from_notebook = "Report (reportkit HTML)"
+
+    @default("file_extension")
+    def _file_extension_default(self) -> str:
+        return ".html"
+
+    def from_notebook_node(
+        self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any
+    ) -> tuple[str, dict[str, Any]]:
+        nb_copy, resources = super().from_notebook_node(nb, resources, **kw)
+        return notebook_to_html(nb_copy), resources

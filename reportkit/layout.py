@@ -1,0 +1,69 @@
+"""The output folder: safe per-unit folder names and writes that are never half-done.
+
+Unit names come from workbooks, so they may hold path separators, `..`, control characters or
+300 characters. Every file reportkit writes goes to a temporary name in the same folder and is
+renamed into place, so a crash or a full disk never leaves a truncated file at a final path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from reportkit.errors import OutputError
+
+_UNSAFE = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
+MAX_DIR_BYTES = 180  # leaves room for suffixes and temporary names under NAME_MAX (255)
+
+
+def safe_dirname(unit: str, taken: set[str]) -> str:
+    """A folder name for a unit: readable (Chinese kept), inside OUT, and unique in `taken`."""
+    name = _UNSAFE.sub("_", unit).strip().lstrip(".").strip()
+    while len(name.encode("utf-8")) > MAX_DIR_BYTES:
+        name = name[:-1]
+    name = name or "unit"
+    candidate, index = name, 2
+    while candidate.casefold() in taken:
+        candidate, index = f"{name}-{index}", index + 1
+    taken.add(candidate.casefold())
+    return candidate
+
+
+def assign_dirs(units: Iterable[str]) -> dict[str, str]:
+    """Folder names for all units, in a stable order, so a subset run keeps the same folders."""
+    taken: set[str] = set()
+    return {unit: safe_dirname(unit, taken) for unit in units}
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"无法写入输出目录 {path.parent}：{exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"写入 {path} 失败：{exc.strerror or exc}") from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False))

@@ -1,0 +1,149 @@
+"""The prescribed outline: renders the wording template into report blocks, part by part.
+
+All wording lives in templates/outline/unit_report.j2. The template does not emit text; it calls
+the writer below (`doc.h1(...)`, `{% call doc.p("key") %}...{% endcall %}`), which appends
+blocks. Text from workbooks is therefore never parsed as markup, and every paragraph with a key
+can be replaced for one unit by params `narrative.<key>`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from reportkit.document import Block
+
+#: Parts of a unit report, in order; the notebook shows one per cell.
+PARTS: tuple[str, ...] = ("title", "part1", "part2", "part3", "signature", "appendix")
+
+_LINE_BREAKS = re.compile(r"\s*\n\s*")
+
+
+def _flatten(text: str) -> str:
+    """Template bodies are wrapped for editing; the report paragraph is one line."""
+    return _LINE_BREAKS.sub("", text).strip()
+
+
+class BlockWriter:
+    """Collects blocks as the template calls it; the template's only way to emit content."""
+
+    def __init__(
+        self,
+        narrative: Mapping[str, str],
+        tables: Mapping[str, Block],
+        figures: Mapping[str, Block],
+    ) -> None:
+        self.blocks: list[Block] = []
+        self._narrative = narrative
+        self._tables = tables
+        self._figures = figures
+
+    def _add(self, block: Block) -> str:
+        self.blocks.append(block)
+        return ""
+
+    def title(self, text: str) -> str:
+        return self._add({"kind": "title", "text": text})
+
+    def h1(self, text: str) -> str:
+        return self._add({"kind": "heading", "level": 1, "text": text})
+
+    def h2(self, text: str) -> str:
+        return self._add({"kind": "heading", "level": 2, "text": text})
+
+    def h3(self, text: str) -> str:
+        return self._add({"kind": "heading", "level": 3, "text": text})
+
+    def p(
+        self, key: str | None = None, align: str = "justify", *, caller: Callable[[], str]
+    ) -> str:
+        """A paragraph; `narrative.<key>` in params replaces it (blank lines split paragraphs)."""
+        override = self._narrative.get(key) if key else None
+        if override:
+            for text in re.split(r"\n\s*\n|\n", str(override).strip()):
+                if text.strip():
+                    self._add({"kind": "paragraph", "text": text.strip(), "align": align})
+            return ""
+        text = _flatten(caller())
+        return self._add({"kind": "paragraph", "text": text, "align": align}) if text else ""
+
+    def lead(self, lead: str, key: str | None = None, *, caller: Callable[[], str]) -> str:
+        """A paragraph that opens with a bold lead sentence (一是……。), as official reports do."""
+        override = self._narrative.get(key) if key else None
+        text = str(override).strip() if override else _flatten(caller())
+        return self._add({"kind": "paragraph", "lead": lead, "text": text, "align": "justify"})
+
+    def table(self, name: str) -> str:
+        block = self._tables.get(name)
+        return self._add(block) if block and block.get("rows") else ""
+
+    def figure(self, name: str) -> str:
+        block = self._figures.get(name)
+        return self._add(block) if block else ""
+
+    def signature(self, *lines: str) -> str:
+        return self._add({"kind": "signature", "lines": list(lines)})
+
+    def page_break(self) -> str:
+        return self._add({"kind": "page_break"})
+
+
+def cn_date(value: str | dt.date) -> str:
+    """2024年12月31日, without leading zeros, as official documents write dates."""
+    day = dt.date.fromisoformat(value) if isinstance(value, str) else value
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def org_short(org_name: str) -> str:
+    """中共X委员会 -> X党委: how a report refers to its own committee."""
+    match = re.fullmatch(r"中共(.+)委员会", org_name)
+    return f"{match.group(1)}党委" if match else org_name
+
+
+def join_cn(items: list[str], limit: int = 8) -> str:
+    """、-joined list, cut with 等N个 when long, so one paragraph never lists fifty branches."""
+    if len(items) <= limit:
+        return "、".join(items)
+    return "、".join(items[:limit]) + f"等{len(items)}个"
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("reportkit", "templates/outline"),
+        autoescape=False,  # the output is blocks, escaped by each format's renderer
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(cn_date=cn_date, percent=percent, join_cn=join_cn)
+    return env
+
+
+def render_part(
+    template_name: str,
+    part: str,
+    context: Mapping[str, Any],
+    *,
+    narrative: Mapping[str, str] | None = None,
+    tables: Mapping[str, Block] | None = None,
+    figures: Mapping[str, Block] | None = None,
+) -> list[Block]:
+    """The blocks of one part (a Jinja block of the template) for one context."""
+    template = _environment().get_template(template_name)
+    writer = BlockWriter(narrative or {}, tables or {}, figures or {})
+    if part not in template.blocks:
+        raise KeyError(f"template {template_name} has no part {part!r}")
+    ctx = template.new_context({**context, "doc": writer, "org_short": org_short})
+    for _ in template.blocks[part](ctx):
+        pass
+    return writer.blocks

@@ -1,0 +1,118 @@
+"""Parameters: params/default.yaml, per-unit overrides and `-p KEY VALUE` from the command line.
+
+Values arrive as YAML, so `-p norms.党课.min 2` gives an integer and `-p period.end 2023-12-31`
+a date. The merged result is plain JSON-safe data, because papermill injects it into notebooks.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reportkit.errors import UsageError
+
+DEFAULT_PARAMS = Path(__file__).resolve().parent.parent / "params" / "default.yaml"
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date
+    end: dt.date
+    label: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "label": self.label}
+
+
+def _as_date(value: Any, key: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise UsageError(f"参数 {key} 不是有效日期（应为 YYYY-MM-DD）：{value!r}") from None
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """A new mapping: override's leaves replace base's, nested mappings merge."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def set_dotted(params: dict[str, Any], dotted_key: str, raw_value: str) -> None:
+    """Apply one `-p KEY VALUE`: KEY may be dotted, VALUE is parsed as YAML."""
+    try:
+        value = yaml.safe_load(raw_value) if raw_value.strip() else ""
+    except yaml.YAMLError:
+        value = raw_value
+    parts = [p for p in dotted_key.split(".") if p]
+    if not parts:
+        raise UsageError(f"参数名为空：{dotted_key!r}")
+    node = params
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def load_params(path: Path | None = None, overrides: Iterable[tuple[str, str]] = ()) -> dict:
+    """Read a params file over the defaults, then apply command-line overrides."""
+    params = _read_yaml(DEFAULT_PARAMS)
+    if path is not None and Path(path).resolve() != DEFAULT_PARAMS:
+        params = deep_merge(params, _read_yaml(Path(path)))
+    for key, value in overrides:
+        set_dotted(params, key, value)
+    return _jsonable(params)
+
+
+def unit_params(params: Mapping[str, Any], unit: str) -> dict[str, Any]:
+    """The parameters one unit sees: the shared ones with its `units:` entry merged in."""
+    shared = {k: v for k, v in params.items() if k != "units"}
+    return deep_merge(shared, (params.get("units") or {}).get(unit) or {})
+
+
+def period_of(params: Mapping[str, Any]) -> Period:
+    period = params.get("period") or {}
+    start = _as_date(period.get("start") or "2017-10-18", "period.start")
+    end = _as_date(period.get("end") or dt.date.today(), "period.end")
+    if end < start:
+        raise UsageError(f"报告期结束日期 {end} 早于开始日期 {start}")
+    return Period(start, end, str(period.get("label") or "党的十九大以来"))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise UsageError(f"参数文件不存在：{path}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"参数文件 {path} 不是有效的 YAML：{exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"参数文件 {path} 的顶层应为键值映射")
+    return data
+
+
+def _jsonable(value: Any) -> Any:
+    """Dates to ISO strings, keys to strings: what papermill and stats.json can carry."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value

@@ -1,0 +1,171 @@
+"""The summary across units, built from each unit's stats.json only (never from raw rows)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reportkit import charts
+from reportkit.document import Block, bundle
+from reportkit.outline import render_part
+from reportkit.stats import display_name
+
+TEMPLATE = "summary.j2"
+PARTS = ("overview", "compliance", "ranking")
+KEY_TYPES = ("中心组学习", "专题研讨", "大课堂", "主题党日", "党课")
+
+
+def _share(met: int, judged: int) -> float | None:
+    return met / judged if judged else None
+
+
+@dataclass
+class Summary:
+    units: list[dict[str, Any]]
+    title: str
+    params: Mapping[str, Any]
+    _parts: dict[str, list[Block]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, stats_paths: Sequence[str], title: str, params: Mapping[str, Any]) -> Summary:
+        units = [json.loads(Path(p).read_text(encoding="utf-8")) for p in stats_paths]
+        return cls(units, title, params)
+
+    def _rules(self) -> list[str]:
+        return list(dict.fromkeys(e["rule"] for u in self.units for e in u["compliance"]))
+
+    @staticmethod
+    def _judged(unit: Mapping[str, Any], rule: str | None = None) -> list[Mapping[str, Any]]:
+        return [
+            e
+            for e in unit["compliance"]
+            if e["status"] != "不适用" and (rule is None or e["rule"] == rule)
+        ]
+
+    def compliance_rate(self, unit: Mapping[str, Any]) -> float | None:
+        judged = self._judged(unit)
+        return _share(
+            sum(e["periods_met"] for e in judged), sum(e["periods_judged"] for e in judged)
+        )
+
+    def facts(self) -> dict[str, Any]:
+        units = self.units
+        period = units[0]["period"] if units else {"start": "", "end": "", "label": ""}
+        return {
+            "unit_count": len(units),
+            "branch_count": sum(len(u["branches"]) for u in units),
+            "start": period["start"],
+            "end": period["end"],
+            "total": sum(sum(u["counts"].values()) for u in units),
+            "central": sum(u["counts"].get("中心组学习", 0) for u in units),
+            "theme_day": sum(u["counts"].get("主题党日", 0) for u in units),
+            "lecture": sum(u["counts"].get("党课", 0) for u in units),
+            "short_units": sum(1 for u in units if u.get("branches_short")),
+            "short_branches": sum(len(u.get("branches_short") or []) for u in units),
+            "failed": list(self.params.get("failed_units") or []),
+        }
+
+    def tables(self) -> dict[str, Block]:
+        rules = self._rules()
+        overview_rows = []
+        for u in self.units:
+            ratio = u["staffing"].get("ratio")
+            overview_rows.append(
+                [
+                    u["unit"],
+                    *(u["counts"].get(t, 0) for t in KEY_TYPES),
+                    len(u["branches"]),
+                    len(u.get("branches_short") or []),
+                    "—" if ratio is None else f"{ratio * 100:.1f}%",
+                ]
+            )
+        compliance_rows = []
+        for u in self.units:
+            cells = []
+            for rule in rules:
+                judged = self._judged(u, rule)
+                met = sum(1 for e in judged if e["status"] == "达到一般要求")
+                cells.append(f"{met}/{len(judged)}" if judged else "—")
+            compliance_rows.append([u["unit"], *cells])
+        ranked = sorted(
+            self.units,
+            key=lambda u: (
+                -(self.compliance_rate(u) or 0),
+                -(sum(u["counts"].values()) / max(len(u["branches"]), 1)),
+            ),
+        )
+        ranking_rows = [
+            [
+                index,
+                u["unit"],
+                "—" if self.compliance_rate(u) is None else f"{self.compliance_rate(u) * 100:.1f}%",
+                sum(u["counts"].values()),
+                f"{sum(u['counts'].values()) / max(len(u['branches']), 1):.1f}",
+            ]
+            for index, u in enumerate(ranked, start=1)
+        ]
+        return {
+            "overview": {
+                "kind": "table",
+                "caption": "各单位主要数据（次）",
+                "columns": [
+                    "单位",
+                    *(display_name(t, self.params) for t in KEY_TYPES),
+                    "党支部数",
+                    "未达一般要求的支部数",
+                    "专职党务人员占比",
+                ],
+                "rows": overview_rows,
+            },
+            "compliance": {
+                "kind": "table",
+                "caption": "达到一般要求的支部数/核对的支部数",
+                "columns": ["单位", *rules],
+                "rows": compliance_rows,
+            },
+            "ranking": {
+                "kind": "table",
+                "caption": "",
+                "columns": ["排序", "单位", "制度落实率", "活动总数", "支部平均活动次数"],
+                "rows": ranking_rows,
+            },
+        }
+
+    def figures(self, part: str) -> dict[str, Block]:
+        if part != "compliance" or not self.units:
+            return {}
+        rules = self._rules()
+        values = []
+        for u in self.units:
+            row = []
+            for rule in rules:
+                judged = self._judged(u, rule)
+                met = sum(1 for e in judged if e["status"] == "达到一般要求")
+                row.append(_share(met, len(judged)))
+            values.append(row)
+        names = [u["unit"] for u in self.units]
+        return {
+            "compliance": charts.heatmap(names, rules, values, "图 各单位达到一般要求的支部占比")
+        }
+
+    def blocks(self, part: str) -> list[Block]:
+        if part not in self._parts:
+            label = self.units[0]["period"]["label"] if self.units else ""
+            context = {"units": self.units, "f": self.facts(), "title": self.title, "label": label}
+            self._parts[part] = render_part(
+                TEMPLATE,
+                part,
+                context,
+                narrative=self.params.get("narrative") or {},
+                tables=self.tables(),
+                figures=self.figures(part),
+            )
+        return self._parts[part]
+
+    def show(self, part: str) -> None:
+        from IPython.display import display
+
+        display(bundle(self.blocks(part)), raw=True)

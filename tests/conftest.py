@@ -1,0 +1,48 @@
+"""Shared fixtures: real .xlsx workbooks written with openpyxl, as analysts' files would be."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook
+
+Rows = Sequence[Sequence[Any] | None]
+WriteXlsx = Callable[..., Path]
+
+
+@pytest.fixture
+def write_xlsx(tmp_path: Path) -> WriteXlsx:
+    """Write `{sheet name: rows}` to a real .xlsx and return its path.
+
+    A row is a list of cell values (None = empty cell; dates, datetimes, numbers and formulas
+    such as "=1/0" are written as Excel would store them) or None/[] for a blank row, so title
+    rows and blank rows sit exactly where a test puts them: rows[0] is Excel row 1.
+    `merge` maps a sheet to ranges such as ["A5:A6"]. A relative path lands in tmp_path.
+    """
+
+    def write(
+        path: str | Path,
+        sheets: Mapping[str, Rows],
+        merge: Mapping[str, Sequence[str]] | None = None,
+    ) -> Path:
+        path = Path(path)
+        if not path.is_absolute():
+            path = tmp_path / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        book = Workbook()
+        book.remove(book.active)
+        for name, rows in sheets.items():
+            sheet = book.create_sheet(name)
+            for r, row in enumerate(rows, start=1):
+                for c, value in enumerate(row or (), start=1):
+                    if value is not None:
+                        sheet.cell(row=r, column=c, value=value)
+            for cells in (merge or {}).get(name, ()):
+                sheet.merge_cells(cells)
+        book.save(path)
+        return path
+
+    return write

@@ -1,0 +1,186 @@
+"""DOCX export: real Word styles, A4 official margins, odd/even PAGE footers, editable tables."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+try:  # tests/ is a rootdir folder, or a package if someone adds tests/__init__.py
+    import test_export_html as sample
+except ImportError:  # pragma: no cover
+    from tests import test_export_html as sample
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+@pytest.fixture(scope="module")
+def docx_bytes() -> bytes:
+    from reportkit.export.docx import notebook_to_docx
+
+    return notebook_to_docx(sample.sample_notebook())
+
+
+@pytest.fixture(scope="module")
+def document(docx_bytes: bytes):
+    import docx
+
+    return docx.Document(io.BytesIO(docx_bytes))
+
+
+def test_outline_uses_word_styles(document) -> None:
+    styled = [(p.style.name, p.text) for p in document.paragraphs]
+    assert ("Title", sample.TITLE) in styled
+    headings = [(name, text) for name, text in styled if name.startswith("Heading")]
+    assert headings == [(f"Heading {level}", text) for level, text in sample.HEADINGS]
+    for level in (1, 2, 3):
+        style = document.styles[f"Heading {level}"]
+        ppr = style.element.pPr
+        assert ppr.find(f"{W}numPr") is None  # no automatic numbering: 一、 is in the text
+        assert ppr.find(f"{W}outlineLvl").get(f"{W}val") == str(level - 1)
+        assert str(style.font.color.rgb) == "000000"
+    assert document.styles["Heading 3"].font.bold is True
+    assert not document.styles["Heading 1"].font.bold
+
+
+def test_fonts_name_east_asian_families(document) -> None:
+    from reportkit.fonts import resolve_fonts
+
+    fonts = resolve_fonts()
+    expected = {"Normal": "fangsong", "Title": "title", "Heading 1": "heiti",
+                "Heading 2": "kaiti", "Heading 3": "fangsong", "Footer": "songti"}
+    for name, role in expected.items():
+        rfonts = document.styles[name].element.rPr.find(f"{W}rFonts")
+        assert rfonts.get(f"{W}eastAsia") == fonts[role].family, name
+        assert rfonts.get(f"{W}ascii") == fonts[role].family, name
+        assert rfonts.get(f"{W}eastAsiaTheme") is None and rfonts.get(f"{W}asciiTheme") is None
+    normal = document.styles["Normal"]
+    assert normal.font.size.pt == 16
+    assert document.styles["Title"].font.size.pt == 22
+    fmt = normal.paragraph_format
+    assert abs(fmt.line_spacing.pt - 28.95) < 0.1
+    ind = normal.element.pPr.find(f"{W}ind")
+    assert ind.get(f"{W}firstLineChars") == "200"
+
+
+def test_section_is_a4_with_official_margins(document) -> None:
+    from docx.shared import Mm
+
+    section = document.sections[0]
+    tolerance = Mm(0.1)
+    for actual, mm in ((section.page_width, 210), (section.page_height, 297),
+                       (section.top_margin, 37), (section.bottom_margin, 35),
+                       (section.left_margin, 28), (section.right_margin, 26)):
+        assert abs(actual - Mm(mm)) < tolerance, (actual, mm)
+
+
+def test_odd_and_even_page_number_footers(document, docx_bytes: bytes) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    assert document.settings.odd_and_even_pages_header_footer
+    section = document.sections[0]
+    odd, even = section.footer, section.even_page_footer
+    for footer, alignment in ((odd, WD_ALIGN_PARAGRAPH.RIGHT), (even, WD_ALIGN_PARAGRAPH.LEFT)):
+        assert not footer.is_linked_to_previous
+        paragraph = footer.paragraphs[0]
+        assert paragraph.alignment == alignment
+        xml = paragraph._p.xml
+        assert "PAGE" in "".join(t.text or "" for t in paragraph._p.iter(f"{W}instrText"))
+        assert 'w:fldCharType="begin"' in xml and 'w:fldCharType="end"' in xml
+        text = "".join(t.text or "" for t in paragraph._p.iter(f"{W}t"))
+        assert text == "— 1 —"
+
+
+def test_tables_are_editable_with_repeating_header(document) -> None:
+    assert len(document.tables) == 1
+    table = document.tables[0]
+    assert table.style.name == "Table Grid"
+    assert len(table.rows) == 61
+    assert [c.text for c in table.rows[0].cells] == ["序号", "党支部", "主题党日", "活动主题"]
+    assert table.rows[0]._tr.trPr.find(f"{W}tblHeader") is not None
+    assert table.rows[5]._tr.trPr.find(f"{W}tblHeader") is None
+    assert table.rows[60].cells[1].text == "第60党支部"
+
+
+def test_figure_signature_and_escaping(document, docx_bytes: bytes) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    assert len(document.inline_shapes) == 1
+    texts = [p.text for p in document.paragraphs]
+    assert any(sample.HOSTILE in t for t in texts)  # literal text, as the user typed it
+    signature = [p for p in document.paragraphs if p.text in sample.SIGNATURE]
+    assert [p.text for p in signature] == sample.SIGNATURE
+    assert all(p.alignment == WD_ALIGN_PARAGRAPH.RIGHT or
+               p.style.paragraph_format.alignment == WD_ALIGN_PARAGRAPH.RIGHT
+               for p in signature)
+    with zipfile.ZipFile(io.BytesIO(docx_bytes)) as archive:
+        body = archive.read("word/document.xml").decode("utf-8")
+        assert any(name.startswith("word/media/") and name.endswith(".png")
+                   for name in archive.namelist())
+    for marker in ("SECRET_CODE_INPUT_42", "STREAM_OUTPUT_MUST_NOT_APPEAR",
+                   "ERROR_OUTPUT_MUST_NOT_APPEAR"):
+        assert marker not in body
+
+
+def test_svg_without_png_gets_a_note() -> None:
+    import docx
+
+    from reportkit.export.docx import blocks_to_docx
+
+    data = blocks_to_docx([{"kind": "figure", "caption": "图2 趋势", "mime": "image/svg+xml",
+                            "data": "PHN2Zy8+"}])
+    texts = [p.text for p in docx.Document(io.BytesIO(data)).paragraphs]
+    assert any("图2 趋势" in t and "PDF" in t for t in texts)
+
+
+def test_is_cheap(docx_bytes: bytes) -> None:
+    import time
+
+    from reportkit.export.docx import notebook_to_docx
+
+    nb = sample.sample_notebook()
+    started = time.perf_counter()
+    notebook_to_docx(nb)
+    assert time.perf_counter() - started < 3  # ~0.1 s on the 2-core dev machine
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("pdftotext") is None,
+                    reason="LibreOffice or poppler-utils not installed")
+def test_libreoffice_converts(docx_bytes: bytes, tmp_path: Path) -> None:
+    source = tmp_path / "report.docx"
+    source.write_bytes(docx_bytes)
+    profile = tmp_path / "lo-profile"
+    done = subprocess.run(
+        ["soffice", f"-env:UserInstallation={profile.as_uri()}", "--headless",
+         "--convert-to", "pdf", "--outdir", str(tmp_path), str(source)],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    pdf = tmp_path / "report.pdf"
+    assert pdf.exists(), done.stdout + done.stderr
+    text = "".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                                  check=True).stdout.split())
+    positions = [text.index("".join(h.split())) for _, h in sample.HEADINGS]
+    assert positions == sorted(positions)
+    assert "—1—" in text and "—2—" in text
+
+
+@pytest.mark.slow
+def test_nbconvert_entry_point(tmp_path: Path) -> None:
+    import docx
+
+    source = sample.write_sample(tmp_path / "report.ipynb")
+    done = subprocess.run(
+        [sys.executable, "-m", "nbconvert", "--to", "reportkit_docx", str(source)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    document = docx.Document(str(tmp_path / "report.docx"))
+    assert document.core_properties.title == sample.TITLE
+    assert any(p.style.name == "Heading 1" for p in document.paragraphs)
