@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -24,23 +25,28 @@ PNG_DPI = 200
 _PALETTE = ("#b22222", "#d2691e", "#daa520", "#4682b4", "#2e8b57", "#6a5acd", "#708090")
 
 
-def _figure_block(fig: Figure, caption: str) -> Block:
-    svg, png = io.BytesIO(), io.BytesIO()
+def _figure_block(fig: Figure, caption: str, render: Mapping[str, Any] | None) -> Block:
+    """SVG always (vector in HTML and PDF); a PNG too only when a DOCX will be made, since Word
+    cannot show SVG and rasterising costs as much as drawing."""
+    svg = io.BytesIO()
     # A fixed hashsalt and no date keep the SVG byte-stable between runs.
     fig.savefig(svg, format="svg", metadata={"Date": None}, bbox_inches="tight")
-    fig.savefig(png, format="png", dpi=PNG_DPI, bbox_inches="tight")
-    plt.close(fig)
-    return {
+    block = {
         "kind": "figure",
         "caption": caption,
         "mime": "image/svg+xml",
         "data": base64.b64encode(svg.getvalue()).decode("ascii"),
-        "png": base64.b64encode(png.getvalue()).decode("ascii"),
     }
+    if (render or {}).get("png", True):
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=PNG_DPI, bbox_inches="tight")
+        block["png"] = base64.b64encode(png.getvalue()).decode("ascii")
+    plt.close(fig)
+    return block
 
 
-def _new_figure(height: float = 3.2) -> tuple[Figure, plt.Axes]:
-    family = configure_matplotlib()
+def _new_figure(render: Mapping[str, Any] | None, height: float = 3.2) -> tuple[Figure, plt.Axes]:
+    family = configure_matplotlib((render or {}).get("fonts") or None)
     plt.rcParams.update(
         {
             "font.family": [family],
@@ -59,9 +65,10 @@ def stacked_bars(
     series: Mapping[str, Sequence[int]],
     caption: str,
     ylabel: str = "次数",
+    render: Mapping[str, Any] | None = None,
 ) -> Block:
     """Stacked bars: one bar per category (e.g. year), one colour per series (e.g. type)."""
-    fig, ax = _new_figure()
+    fig, ax = _new_figure(render)
     bottom = [0] * len(categories)
     for index, (name, values) in enumerate(series.items()):
         ax.bar(categories, values, bottom=bottom, label=name, color=_PALETTE[index % len(_PALETTE)])
@@ -69,20 +76,24 @@ def stacked_bars(
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8, frameon=False, ncols=min(len(series), 3), loc="upper left")
     ax.set_ylim(0, max(bottom or [1]) * 1.3 or 1)
-    return _figure_block(fig, caption)
+    return _figure_block(fig, caption, render)
 
 
 def horizontal_bars(
-    labels: Sequence[str], values: Sequence[float], caption: str, xlabel: str
+    labels: Sequence[str],
+    values: Sequence[float],
+    caption: str,
+    xlabel: str,
+    render: Mapping[str, Any] | None = None,
 ) -> Block:
     """One bar per branch, longest first: shows imbalance at a glance."""
     pairs = sorted(zip(labels, values, strict=True), key=lambda pair: pair[1])
-    fig, ax = _new_figure(height=max(2.0, 0.32 * len(pairs) + 0.8))
+    fig, ax = _new_figure(render, height=max(2.0, 0.32 * len(pairs) + 0.8))
     ax.barh([p[0] for p in pairs], [p[1] for p in pairs], color=_PALETTE[0])
     ax.set_xlabel(xlabel)
     for y, (_, value) in enumerate(pairs):
         ax.text(value, y, f" {value:g}", va="center", fontsize=8)
-    return _figure_block(fig, caption)
+    return _figure_block(fig, caption, render)
 
 
 def heatmap(
@@ -90,9 +101,10 @@ def heatmap(
     columns: Sequence[str],
     values: Sequence[Sequence[float | None]],
     caption: str,
+    render: Mapping[str, Any] | None = None,
 ) -> Block:
     """A 0–1 share per cell (e.g. units × rules), with the share printed; None is blank."""
-    fig, ax = _new_figure(height=max(2.4, 0.34 * len(rows) + 1.2))
+    fig, ax = _new_figure(render, height=max(2.4, 0.34 * len(rows) + 1.2))
     grid = [[float("nan") if v is None else v for v in row] for row in values]
     image = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(columns)), labels=columns, rotation=30, ha="right", fontsize=8)
@@ -102,4 +114,4 @@ def heatmap(
             if value is not None:
                 ax.text(x, y, f"{value * 100:.0f}%", ha="center", va="center", fontsize=7)
     fig.colorbar(image, ax=ax, fraction=0.03, format=lambda v, _: f"{v * 100:.0f}%")
-    return _figure_block(fig, caption)
+    return _figure_block(fig, caption, render)

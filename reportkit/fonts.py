@@ -26,22 +26,73 @@ ROLES: tuple[str, ...] = ("title", "heiti", "kaiti", "fangsong", "songti")
 
 #: Faces of the prescribed style, best first (Windows, 方正, macOS names).
 OFFICIAL: dict[str, tuple[str, ...]] = {
-    "title": ("方正小标宋简体", "FZXiaoBiaoSong-B05S", "方正小标宋_GBK", "FZXiaoBiaoSong-B05",
-              "小标宋", "华文中宋", "STZhongsong"),
-    "heiti": ("黑体", "SimHei", "方正黑体_GBK", "方正黑体简体", "FZHei-B01S", "华文黑体",
-              "STHeiti"),
-    "kaiti": ("楷体_GB2312", "KaiTi_GB2312", "楷体", "KaiTi", "方正楷体_GBK", "方正楷体简体",
-              "FZKai-Z03S", "华文楷体", "STKaiti"),
-    "fangsong": ("仿宋_GB2312", "FangSong_GB2312", "仿宋", "FangSong", "方正仿宋_GBK",
-                 "方正仿宋简体", "FZFangSong-Z02S", "华文仿宋", "STFangsong"),
-    "songti": ("宋体", "SimSun", "方正书宋_GBK", "FZShuSong-Z01S", "华文宋体", "STSong",
-               "Songti SC"),
+    "title": (
+        "方正小标宋简体",
+        "FZXiaoBiaoSong-B05S",
+        "方正小标宋_GBK",
+        "FZXiaoBiaoSong-B05",
+        "小标宋",
+        "华文中宋",
+        "STZhongsong",
+    ),
+    "heiti": (
+        "黑体",
+        "SimHei",
+        "方正黑体_GBK",
+        "方正黑体简体",
+        "FZHei-B01S",
+        "华文黑体",
+        "STHeiti",
+    ),
+    "kaiti": (
+        "楷体_GB2312",
+        "KaiTi_GB2312",
+        "楷体",
+        "KaiTi",
+        "方正楷体_GBK",
+        "方正楷体简体",
+        "FZKai-Z03S",
+        "华文楷体",
+        "STKaiti",
+    ),
+    "fangsong": (
+        "仿宋_GB2312",
+        "FangSong_GB2312",
+        "仿宋",
+        "FangSong",
+        "方正仿宋_GBK",
+        "方正仿宋简体",
+        "FZFangSong-Z02S",
+        "华文仿宋",
+        "STFangsong",
+    ),
+    "songti": (
+        "宋体",
+        "SimSun",
+        "方正书宋_GBK",
+        "FZShuSong-Z01S",
+        "华文宋体",
+        "STSong",
+        "Songti SC",
+    ),
 }
 
-_SERIF = ("Noto Serif CJK SC", "Source Han Serif SC", "Source Han Serif CN", "思源宋体",
-          "AR PL UMing CN")
-_SANS = ("Noto Sans CJK SC", "Source Han Sans SC", "Source Han Sans CN", "思源黑体",
-         "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback")
+_SERIF = (
+    "Noto Serif CJK SC",
+    "Source Han Serif SC",
+    "Source Han Serif CN",
+    "思源宋体",
+    "AR PL UMing CN",
+)
+_SANS = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "思源黑体",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Droid Sans Fallback",
+)
 
 #: Free stand-ins, best first. The title's stand-in is a bold serif (小标宋 is a heavy Song face).
 FREE: dict[str, tuple[str, ...]] = {
@@ -54,7 +105,10 @@ FREE: dict[str, tuple[str, ...]] = {
 
 #: The CSS generic family that ends each role's stack.
 GENERIC: dict[str, str] = {
-    "title": "serif", "heiti": "sans-serif", "kaiti": "serif", "fangsong": "serif",
+    "title": "serif",
+    "heiti": "sans-serif",
+    "kaiti": "serif",
+    "fangsong": "serif",
     "songti": "serif",
 }
 
@@ -137,7 +191,10 @@ def discover_fonts() -> dict[str, InstalledFamily]:
     try:
         out = subprocess.run(
             [fc_list, ":lang=zh", "--format", "%{family}\t%{file}\n"],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
@@ -250,9 +307,7 @@ def resolve_fonts(overrides: Mapping[str, Any] | None = None) -> dict[str, Resol
     overrides = overrides or {}
     unknown = sorted(set(overrides) - set(ROLES))
     if unknown:
-        raise ReportkitError(
-            f"未知的字体角色：{'、'.join(unknown)}（可选：{'、'.join(ROLES)}）"
-        )
+        raise ReportkitError(f"未知的字体角色：{'、'.join(unknown)}（可选：{'、'.join(ROLES)}）")
     resolved: dict[str, ResolvedFont] = {}
     missing: list[str] = []
     for role in ROLES:
@@ -270,8 +325,10 @@ def resolve_fonts(overrides: Mapping[str, Any] | None = None) -> dict[str, Resol
     if missing:
         # A role with none of its own candidates borrows the closest role's font, then any
         # installed CJK family; never fontconfig's unnamed pick.
-        spare = resolved.get("fangsong") or resolved.get("songti") or next(
-            iter(resolved.values()), None
+        spare = (
+            resolved.get("fangsong")
+            or resolved.get("songti")
+            or next(iter(resolved.values()), None)
         )
         if spare is None:
             installed = sorted(discover_fonts().values())
@@ -321,8 +378,7 @@ def css_font_faces(fonts: Mapping[str, ResolvedFont]) -> str:
         if font.path:
             url = Path(font.path).resolve().as_uri()
             rules.append(
-                f"@font-face {{ font-family: {css_family(role, font)}; "
-                f"src: url({_quote(url)}); }}"
+                f"@font-face {{ font-family: {css_family(role, font)}; src: url({_quote(url)}); }}"
             )
     return "\n".join(rules)
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import stat
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,8 +90,18 @@ _TIME_TEXT = re.compile(
 )
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 = 1900-01-01 (after Excel's 1900 leap-year bug)
-_SERIAL_MIN, _SERIAL_MAX = 18264, 73415  # 1950-01-01 .. 2100-12-31: plausible serial day numbers
-_YEAR_MIN, _YEAR_MAX = 1900, 2100
+#: Dates a party-building log can plausibly hold. 1900-01-01 is what Excel shows for a 0 or 1
+#: typed into a date cell, and 2100 is a typo; both are errors, never silently out of period.
+_YEAR_MIN, _YEAR_MAX = 1950, 2099
+_SERIAL_MIN, _SERIAL_MAX = 18264, 73050  # 1950-01-01 .. 2099-12-31 as Excel serial day numbers
+_YEAR_LIKE = (1900, 2100)  # a bare number in this range is a year someone typed alone
+#: Excel's limit for one cell; longer text cannot come from Excel and would swamp every report.
+MAX_CELL_CHARS = 32_767
+#: How much of a long value an Issue quotes.
+_ISSUE_VALUE_CHARS = 80
+#: Characters that are invalid in XML 1.0 (DOCX, XLSX) and invisible in Excel: calamine decodes
+#: Excel's _x0000_ escapes into them. They are removed from every text value.
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _NAT = np.datetime64("NaT", "ns")
 
 _VOCAB_LABEL = {
@@ -192,7 +203,7 @@ def _empty_table(sheet: Sheet, keep_private: bool = False) -> pd.DataFrame:
 def _display(value: Any) -> str:
     """A raw cell as a person would read it, for messages and text columns."""
     if isinstance(value, str):
-        return normalize_value(value)
+        return normalize_value(_CONTROL_CHARS.sub("", value))
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
@@ -207,7 +218,20 @@ def _display(value: Any) -> str:
         return value.isoformat()
     if value is None:
         return ""
-    return normalize_value(str(value))
+    return normalize_value(_CONTROL_CHARS.sub("", str(value)))
+
+
+def _clip(text: str | None) -> str | None:
+    """A value as an Issue quotes it: long text is cut, so one 1 MB cell cannot flood a terminal."""
+    if text is None or len(text) <= _ISSUE_VALUE_CHARS:
+        return text
+    return f"{text[:_ISSUE_VALUE_CHARS]}…（共 {len(text)} 个字符）"
+
+
+def _too_long(text: str) -> str | None:
+    if len(text) <= MAX_CELL_CHARS:
+        return None
+    return f"内容过长（{len(text)} 个字符），超过 Excel 单元格上限 {MAX_CELL_CHARS} 个字符"
 
 
 def _is_excel_error(text: str) -> bool:
@@ -230,7 +254,7 @@ def _parse_date(value: Any) -> _Parsed:
         number = float(value)
         if number.is_integer() and 19000101 <= number <= 21001231:
             return _date_from_parts(*_COMPACT_DATE.match(str(int(number))).groups())
-        if number.is_integer() and _YEAR_MIN <= number <= _YEAR_MAX:
+        if number.is_integer() and _YEAR_LIKE[0] <= number <= _YEAR_LIKE[1]:
             return None, "只填了年份，请填写完整日期（如 2019-03-05）"
         if not _SERIAL_MIN <= number <= _SERIAL_MAX:
             return None, "数字不像日期，请填写日期（如 2019-03-05）"
@@ -271,7 +295,7 @@ def _date_from_parts(year: str, month: str, day: str) -> _Parsed:
 
 def _check_year(day: dt.date) -> _Parsed:
     if not _YEAR_MIN <= day.year <= _YEAR_MAX:
-        return None, f"日期超出 {_YEAR_MIN}–{_YEAR_MAX} 年范围"
+        return None, f"日期超出 {_YEAR_MIN}–{_YEAR_MAX} 年的合理范围，请检查年份"
     return np.datetime64(day, "ns"), None
 
 
@@ -319,7 +343,7 @@ def _vocab_parser(vocab: Vocabulary, label: str) -> Callable[[Any], _Parsed]:
         name = vocab.resolve(text)
         if name is not None:
             return name, None
-        guess = vocab.suggest(text)
+        guess = vocab.suggest(text) if len(text) <= 50 else None  # difflib is slow on long text
         if guess:
             return None, f"未知的{label}，是否应为「{guess}」？"
         return None, f"未知的{label}，可选值：{'、'.join(vocab.canonical)}"
@@ -337,7 +361,11 @@ def _parse_yes_no(value: Any) -> _Parsed:
 
 
 def _parse_text(value: Any) -> _Parsed:
-    return _display(value), None
+    text = _display(value)
+    problem = _too_long(text)
+    if problem:
+        return None, problem
+    return text, None
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,16 +394,23 @@ def _column_index(letters: str) -> int:
 
 def _check_file(path: Path) -> tuple[bytes, int]:
     """The first bytes and size of a readable workbook file, or a _FileProblem saying why not."""
-    if not path.exists():
-        raise _FileProblem("文件不存在，请检查路径和文件名")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise _FileProblem("文件不存在，请检查路径和文件名") from None
+    except NotADirectoryError:
+        raise _FileProblem("文件不存在：路径中的某一级不是文件夹，请检查路径") from None
+    except PermissionError:
+        raise _FileProblem("没有访问该文件的权限（所在文件夹不允许读取）") from None
+    except OSError as exc:
+        raise _FileProblem(f"无法访问文件：{exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
         raise _FileProblem("这是一个文件夹，不是工作簿文件；请给出其中的 .xlsx 文件")
+    if not stat.S_ISREG(mode):  # a FIFO or a device: opening it could block for ever
+        raise _FileProblem("这不是普通文件（可能是管道或设备），请给出 .xlsx 工作簿文件")
     suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv", ".txt"):
-        raise _FileProblem(
-            f"不支持 {suffix} 文本文件：请在 Excel 中打开后「另存为」Excel 工作簿（.xlsx）再试"
-        )
-    if suffix not in WORKBOOK_SUFFIXES:
+    text_suffix = suffix in (".csv", ".tsv", ".txt")
+    if suffix not in WORKBOOK_SUFFIXES and not text_suffix:
         raise _FileProblem(
             f"不支持的文件类型「{suffix or '无扩展名'}」：请提供 .xlsx、.xlsm、.xls 或 .ods 工作簿"
         )
@@ -387,6 +422,15 @@ def _check_file(path: Path) -> tuple[bytes, int]:
         raise _FileProblem("没有读取该文件的权限") from None
     except OSError as exc:
         raise _FileProblem(f"无法读取文件：{exc.strerror or exc}") from None
+    if text_suffix:
+        if head.startswith((_ZIP_MAGIC, _CFB_MAGIC)):
+            raise _FileProblem(
+                f"扩展名是 {suffix}，但内容是 Excel 工作簿（可能被改了扩展名）："
+                "请把扩展名改回 .xlsx（旧版 Excel 文件为 .xls）再试"
+            )
+        raise _FileProblem(
+            f"不支持 {suffix} 文本文件：请在 Excel 中打开后「另存为」Excel 工作簿（.xlsx）再试"
+        )
     if size == 0:
         raise _FileProblem("文件是空的（0 字节），请重新保存或换用正确的文件")
     return head, size
@@ -446,6 +490,8 @@ _NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 
 
 _ErrorCells = dict[str, list[tuple[int, int, str]]]
+#: A merged range as calamine gives it: ((top row, left column), (bottom row, right column)).
+_Range = tuple[tuple[int, int], tuple[int, int]]
 
 
 def _xlsx_error_cells(path: Path, sheet_names: Sequence[str]) -> _ErrorCells:
@@ -610,7 +656,7 @@ class _Reader:
         errors: Future | None = None
         if is_ooxml:
             errors = self.pool.submit(_xlsx_error_cells, path, [n for n, _ in known])
-        grids: list[tuple[str, Sheet, list[list[Any]]]] = []
+        grids: list[tuple[str, Sheet, list[list[Any]], list[_Range]]] = []
         for name, sheet in known:
             if sheet.table in tables_seen:
                 self.issues.append(
@@ -626,7 +672,9 @@ class _Reader:
                 )
             tables_seen.setdefault(sheet.table, name)
             try:
-                rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                data = book.get_sheet_by_name(name)
+                rows = data.to_python(skip_empty_area=False)
+                merged = list(getattr(data, "merged_cell_ranges", None) or [])
             except BaseException as exc:  # calamine errors and pyo3 panics on a corrupt part
                 if isinstance(exc, KeyboardInterrupt | SystemExit):
                     raise
@@ -634,10 +682,10 @@ class _Reader:
                     Issue(label, name, None, None, None, "无法读取该工作表：文件可能已损坏")
                 )
                 continue
-            grids.append((name, sheet, rows))
+            grids.append((name, sheet, rows, merged))
         error_cells = errors.result() if errors is not None else {}
-        for name, sheet, rows in grids:
-            outcome = self._read_sheet(label, name, sheet, rows, error_cells.get(name, []))
+        for name, sheet, rows, merged in grids:
+            outcome = self._read_sheet(label, name, sheet, rows, error_cells.get(name, []), merged)
             self.issues.extend(i for _, _, i in sorted(outcome.issues, key=lambda t: t[:2]))
             if outcome.frame is not None:
                 self.frames[sheet.table].append(outcome.frame)
@@ -653,6 +701,7 @@ class _Reader:
         sheet: Sheet,
         rows: list[list[Any]],
         error_cells: list[tuple[int, int, str]],
+        merged: Sequence[_Range] = (),
     ) -> _SheetResult:
         issues: list[tuple[int, int, Issue]] = []
 
@@ -665,7 +714,7 @@ class _Reader:
             severity: str = "error",
         ) -> None:
             excel_row = None if row is None else row + 1
-            found = Issue(label, name, excel_row, column, value, message, severity)
+            found = Issue(label, name, excel_row, _clip(column), _clip(value), message, severity)
             issues.append((excel_row or 0, col, found))
 
         if not error_cells and not any(_display(cell) for row in rows for cell in row):
@@ -757,6 +806,7 @@ class _Reader:
         keep = ~blank
         excel_rows = np.arange(first_row + 1, first_row + 1 + len(body), dtype=np.int64)[keep]
         n_rows = int(keep.sum())
+        silent = set(error_at) | self._merged_issues(merged, header, excel_rows, issue)
         for col in range(width):
             codes[col] = codes[col][keep]
 
@@ -790,7 +840,7 @@ class _Reader:
                 uniques[col],
                 texts[col],
                 excel_rows,
-                error_at,
+                silent,
                 issue,
             )
         if not personal:
@@ -829,6 +879,44 @@ class _Reader:
                 )
         return _SheetResult(frame, issues)
 
+    @staticmethod
+    def _merged_issues(
+        merged: Sequence[_Range],
+        header: _Header,
+        excel_rows: np.ndarray,
+        issue: Callable[..., None],
+    ) -> set[tuple[int, int]]:
+        """One error per merged range that spans data cells of known columns.
+
+        Excel keeps a merged range's value in its top-left cell only, so every other cell reads
+        as blank: the rows below would silently lose their date, unit or type. Returns the
+        (row, column) indexes covered, so that they are not also reported as blank one by one.
+        """
+        kept = {int(r) - 1 for r in excel_rows}  # raw row indexes of non-blank data rows
+        covered: set[tuple[int, int]] = set()
+        for (top, left), (bottom, right) in sorted(merged):
+            cells = [
+                (r, c)
+                for r in range(max(top, header.row + 1), bottom + 1)
+                for c in range(left, right + 1)
+                if (r, c) != (top, left) and r in kept and c in header.fields
+            ]
+            if not cells:
+                continue
+            covered.update(cells)
+            row, col = cells[0]
+            ref = f"{_column_letter(left)}{top + 1}:{_column_letter(right)}{bottom + 1}"
+            across = "多行" if bottom > top else "多列"
+            issue(
+                row,
+                col,
+                header.texts[col],
+                None,
+                f"合并单元格 {ref} 跨越{across}数据：合并后只有左上角单元格有值，"
+                "其余单元格读作空白。请取消合并，并在每一行填写",
+            )
+        return covered
+
     def _parse_column(
         self,
         column: Column,
@@ -838,7 +926,7 @@ class _Reader:
         uniques: np.ndarray,
         texts: np.ndarray,
         excel_rows: np.ndarray,
-        error_at: Mapping[tuple[int, int], str],
+        silent: Collection[tuple[int, int]],
         issue: Callable[..., None],
     ) -> pd.Series:
         """Parse one column per distinct value; report each bad or missing required cell."""
@@ -868,7 +956,7 @@ class _Reader:
         if column.required:
             for at in np.flatnonzero(is_blank[codes]):
                 row = int(excel_rows[at]) - 1
-                if (row, col) not in error_at:
+                if (row, col) not in silent:  # already named as an error value or a merge
                     issue(row, col, header_text, None, f"必填项「{column.header}」为空")
 
         dtype = _dtype_for(column.kind)
@@ -910,8 +998,8 @@ class _Reader:
                         first["_sheet"],
                         int(first["_row"]),
                         None,
-                        unit,
-                        f"单位「{unit}」出现在活动台账中，但单位信息表中没有它",
+                        _clip(unit),
+                        f"单位「{_clip(unit)}」出现在活动台账中，但单位信息表中没有它",
                         "warning",
                     )
                 )
@@ -998,31 +1086,66 @@ def _units_in_order(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     return list(seen)
 
 
+_NAME_LIST_SEPARATORS = re.compile(r"([、，,；;/／]+)")
+
+
 def _protect_privacy(tables: dict[str, pd.DataFrame]) -> None:
-    """Replace presenters who are roster members by their post, then drop every name column."""
+    """Replace roster names in presenters by the member's post, then drop every name column.
+
+    Names from 党员名册 never reach a report: a presenter cell naming a member (alone, in a list
+    such as 甄士隐、贾雨村, or within text such as 书记甄士隐) shows that member's post in the
+    same unit, or 党员 when the name is on another unit's roster.
+    """
     members = tables["members"]
     activities = tables["activities"]
     if not members.empty and not activities.empty:
-        roster = members[members["name"].notna() & members["unit"].notna()]
-        posts: dict[str, str] = {}
+        roster = members[members["name"].notna()]
+        posts: dict[tuple[str, str], str] = {}  # (unit, name), both normalised -> post
+        names: set[str] = set()
         columns = (roster["unit"], roster["name"], roster["party_post"])
         for unit, name, post in zip(*columns, strict=True):
-            key = f"{normalize_name(unit)}\x1f{normalize_name(name)}"
+            key = normalize_name(name)
+            if not key:
+                continue
+            names.add(key)
+            if not isinstance(unit, str):
+                continue
+            where = (normalize_name(unit), key)
             if not isinstance(post, str) or not post:
-                posts.setdefault(key, "党员")
-            elif posts.get(key) in (None, "党员"):
-                posts[key] = post
+                posts.setdefault(where, "党员")
+            elif posts.get(where) in (None, "党员"):
+                posts[where] = post
         presenter = activities["presenter"]
-        has = presenter.notna() & activities["unit"].notna()
-        if has.any():
-            keys = [
-                f"{normalize_name(u)}\x1f{normalize_name(p)}"
+        has = presenter.notna()
+        if names and has.any():
+            longest_first = sorted((n for n in names if len(n) >= 2), key=len, reverse=True)
+            within = re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
+            cache: dict[tuple[str, str], str] = {}
+
+            def redact(unit: Any, text: str) -> str:
+                unit_key = normalize_name(unit) if isinstance(unit, str) else ""
+                done = cache.get((unit_key, text))
+                if done is not None:
+                    return done
+                parts = _NAME_LIST_SEPARATORS.split(text)
+                for i in range(0, len(parts), 2):  # odd indexes hold the separators
+                    key = normalize_name(parts[i])
+                    found = key if key in names else None
+                    if found is None and within is not None:
+                        match = within.search(key)
+                        found = match.group(0) if match else None
+                    if found is not None:
+                        parts[i] = posts.get((unit_key, found), "党员")
+                done = cache[(unit_key, text)] = "".join(parts)
+                return done
+
+            values = [
+                redact(u, p)
                 for u, p in zip(activities.loc[has, "unit"], presenter[has], strict=True)
             ]
-            replaced = pd.Series(keys, index=presenter[has].index).map(posts)
-            hit = replaced.notna()
-            if hit.any():
-                activities.loc[replaced.index[hit], "presenter"] = replaced[hit].astype("str")
+            activities.loc[has, "presenter"] = pd.Series(
+                values, index=presenter[has].index, dtype="str"
+            )
     for table, fields in PRIVATE_FIELDS.items():
         tables[table] = tables[table].drop(columns=list(fields))
 

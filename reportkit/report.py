@@ -212,6 +212,7 @@ class UnitReport:
     def figures(self, part: str) -> dict[str, Block]:
         """Charts are drawn only for the part that shows them (they cost ~0.1 s each)."""
         s = self.stats
+        render = self.params.get("_render")
         if part == "part1":
             years = list(s["counts_by_year"])
             series = {
@@ -220,7 +221,7 @@ class UnitReport:
             }
             return {
                 "study_by_year": charts.stacked_bars(
-                    [f"{y}" for y in years], series, "图1 分年度学习教育活动情况"
+                    [f"{y}" for y in years], series, "图1 分年度学习教育活动情况", render=render
                 )
             }
         if part == "part2":
@@ -228,7 +229,11 @@ class UnitReport:
             if len(totals) >= 2:
                 return {
                     "activities_by_branch": charts.horizontal_bars(
-                        list(totals), list(totals.values()), "图2 各党支部开展活动次数", "次数"
+                        list(totals),
+                        list(totals.values()),
+                        "图2 各党支部开展活动次数",
+                        "次数",
+                        render=render,
                     )
                 }
         return {}

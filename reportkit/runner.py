@@ -12,6 +12,7 @@ rows, the formats) matches the last manifest and all its outputs are still on di
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import datetime as dt
 import errno
 import fcntl
@@ -20,8 +21,10 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,12 +169,38 @@ def out_lock(out: Path) -> Iterator[None]:
         handle.close()
 
 
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so `kill` also stops a run cleanly with a consistent manifest."""
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 # -- the worker -----------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """Linux: end this worker when the driver dies (even by SIGKILL), so no orphan keeps
+    writing into OUT while the next run works there."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == 1:  # the driver died before prctl took effect
+            os._exit(1)
 
 
 def _worker_init(log_path: str | None) -> None:
     """Import the heavy modules once per worker, and send the worker's and its kernels'
     stray output (kernel start-up warnings and the like) to run.log instead of the terminal."""
+    _die_with_parent()
     if log_path:
         fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(fd, 1)
@@ -216,7 +245,7 @@ def execute_job(job: UnitJob) -> UnitResult:
             )
         except BaseException as exc:
             failed = job.dir / f"{job.stem}.failed.ipynb"
-            if executed.exists():
+            if _is_whole_notebook(executed):
                 os.replace(executed, failed)
                 outputs["ipynb"] = failed.name
             return UnitResult(
@@ -263,6 +292,15 @@ def execute_job(job: UnitJob) -> UnitResult:
         stats_tmp.unlink(missing_ok=True)
 
 
+def _is_whole_notebook(path: Path) -> bool:
+    """A failed run's notebook is kept for diagnosis only if it was written out completely."""
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _describe(exc: BaseException) -> str:
     """A one-line cause for the manifest: the notebook's own error where papermill has one."""
     from papermill.exceptions import PapermillExecutionError
@@ -305,6 +343,7 @@ def _setup_log(out: Path) -> logging.Handler:
     # handler in "w" mode would write over their lines at its own offset.
     (out / "run.log").write_text("", encoding="utf-8")
     handler = logging.FileHandler(out / "run.log", mode="a", encoding="utf-8")
+    logging.raiseExceptions = False  # a full disk must not print logging tracebacks
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
@@ -345,7 +384,7 @@ def run(options: RunOptions) -> RunResult:
     dirs = assign_dirs(all_units)
 
     out = options.out
-    with out_lock(out):
+    with out_lock(out), _terminate_as_interrupt():
         handler = _setup_log(out)
         try:
             for issue in ingest.issues:
@@ -354,6 +393,52 @@ def run(options: RunOptions) -> RunResult:
         finally:
             log.removeHandler(handler)
             handler.close()
+
+
+@dataclass
+class _Progress:
+    """The manifest as the run goes: rewritten (atomically) after every unit, so a run that is
+    killed leaves a manifest that records what finished, and the next run redoes only the rest."""
+
+    out: Path
+    period: Any
+    formats: tuple[str, ...]
+    units: list[str]
+    previous: dict[str, dict[str, Any]]
+    dirs: dict[str, str]
+    results: dict[str, UnitResult] = field(default_factory=dict)
+
+    def record(self, result: UnitResult) -> None:
+        self.results[result.unit] = result
+        self.write("running")
+
+    def write(self, state: str, summary: UnitResult | None = None) -> None:
+        entries = []
+        for unit in self.units:
+            if unit in self.results:
+                entries.append(self.results[unit].to_json())
+            elif state == "running" and self.dirs[unit] in self.previous:
+                # Not reached yet: keep what the last run knew, so a kill loses nothing.
+                entries.append(self.previous[self.dirs[unit]])
+        manifest = {
+            "generated_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "version": __version__,
+            "state": state,
+            "period": self.period.to_json(),
+            "formats": list(self.formats),
+            "units": entries,
+            "summary": summary.to_json() if summary else None,
+        }
+        write_json_atomic(self.out / "manifest.json", manifest)
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Temporary files of a run that was killed; final paths are never temporary."""
+    patterns = (".*.tmp", ".report.*.ipynb", ".summary.*.ipynb", ".stats.*.json")
+    for folder in (out, *(p for p in out.iterdir() if p.is_dir())):
+        for pattern in patterns:
+            for stale in folder.glob(pattern):
+                stale.unlink(missing_ok=True)
 
 
 def _run_locked(
@@ -369,6 +454,7 @@ def _run_locked(
     from reportkit.dataset import unit_fingerprint
 
     out = options.out.resolve()
+    _remove_stale_temporaries(out)
     previous = _previous_manifest(out)
     code = code_fingerprint()
     notebook_hash = _sha256(options.notebook.read_bytes())
@@ -379,12 +465,12 @@ def _run_locked(
         ",".join(formats),
         period.to_json(),
     )
-
-    results: dict[str, UnitResult] = {}
+    progress = _Progress(out, period, formats, selected, previous, dirs)
     jobs: list[UnitJob] = []
     for unit in selected:
         unit_dir = out / dirs[unit]
         p = unit_params(params, unit)
+        p["_render"] = {"fonts": fonts, "png": "docx" in formats}
         fingerprint = _sha256(
             code.encode(),
             notebook_hash.encode(),
@@ -395,7 +481,7 @@ def _run_locked(
         )
         if not options.force and _is_current(previous.get(dirs[unit]), fingerprint, unit_dir):
             entry = previous[dirs[unit]]
-            results[unit] = UnitResult(
+            progress.results[unit] = UnitResult(
                 unit, dirs[unit], "cached", fingerprint, entry["outputs"], 0.0
             )
             continue
@@ -419,34 +505,49 @@ def _run_locked(
                 fonts=fonts,
             )
         )
-    log.info("%d cached, %d to run", len(results), len(jobs))
-    results.update(_execute_all(jobs, options))
-    ordered = [results[u] for u in selected]
-
+    log.info("%d cached, %d to run", len(progress.results), len(jobs))
+    try:
+        _execute_all(jobs, options, progress.record)
+    except KeyboardInterrupt:
+        for job in jobs:
+            if job.name not in progress.results:
+                progress.results[job.name] = UnitResult(
+                    job.name, job.dir.name, "failed", "", {}, 0.0, "已中断"
+                )
+        progress.write("interrupted")
+        raise
+    ordered = [progress.results[u] for u in selected]
     summary = _run_summary(options, params, period, formats, fonts, out, ordered, previous, code)
     _write_index(out, period, ordered, summary)
-    manifest = {
-        "generated_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "version": __version__,
-        "period": period.to_json(),
-        "formats": list(formats),
-        "units": [r.to_json() for r in ordered],
-        "summary": summary.to_json() if summary else None,
-    }
-    write_json_atomic(out / "manifest.json", manifest)
+    progress.write("complete", summary)
     for r in ordered:
         log.info("%s: %s %.2fs%s", r.unit, r.status, r.seconds, f" — {r.error}" if r.error else "")
     return RunResult(out, ordered, summary)
 
 
-def _execute_all(jobs: list[UnitJob], options: RunOptions) -> dict[str, UnitResult]:
-    """Run jobs in a process pool; a crash or Ctrl-C still yields a result for every job."""
+def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """Terminate worker processes; their kernels notice their parent is gone and exit."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.join(timeout=10)
+
+
+def _execute_all(
+    jobs: list[UnitJob], options: RunOptions, on_result: Callable[[UnitResult], None]
+) -> None:
+    """Run jobs in a process pool, reporting each result as it arrives.
+
+    One unit's failure, even a worker process that dies, only fails that unit. Ctrl-C stops
+    the workers and propagates after the results so far have been reported.
+    """
     from tqdm import tqdm
 
     if not jobs:
-        return {}
+        return
     workers = max(1, min(options.jobs or os.cpu_count() or 1, len(jobs)))
-    done: dict[str, UnitResult] = {}
     bar = tqdm(
         total=len(jobs),
         unit="单位",
@@ -475,22 +576,17 @@ def _execute_all(jobs: list[UnitJob], options: RunOptions) -> dict[str, UnitResu
                     0.0,
                     f"工作进程异常退出：{type(exc).__name__}: {exc}",
                 )
-            done[job.name] = result
             log.info("%s: %s", job.name, result.status)
+            on_result(result)
             bar.set_postfix_str(job.name, refresh=False)
             bar.update()
     except KeyboardInterrupt:
-        log.warning("interrupted; %d of %d units finished", len(done), len(jobs))
-        pool.shutdown(wait=False, cancel_futures=True)
-        for job in jobs:
-            done.setdefault(
-                job.name, UnitResult(job.name, job.dir.name, "failed", "", {}, 0.0, "已中断")
-            )
+        log.warning("interrupted")
+        _stop_workers(pool)
         raise
     finally:
         bar.close()
         pool.shutdown(wait=True, cancel_futures=True)
-    return done
 
 
 def _run_summary(
@@ -510,6 +606,7 @@ def _run_summary(
     summary_dir = out
     shared = {k: v for k, v in params.items() if k != "units"}
     shared["failed_units"] = [u.unit for u in units if u.status == "failed"]
+    shared["_render"] = {"fonts": fonts, "png": "docx" in formats}
     fingerprint = _sha256(
         code.encode(),
         _sha256(options.summary_notebook.read_bytes()).encode(),
@@ -535,9 +632,10 @@ def _run_summary(
         timeout=options.timeout,
         fonts=fonts,
     )
-    result = _execute_all([job], RunOptions(out=out, jobs=1, progress=False))["汇总"]
-    result.dir = ""
-    return result
+    results: list[UnitResult] = []
+    _execute_all([job], RunOptions(out=out, jobs=1, progress=False), results.append)
+    results[0].dir = ""
+    return results[0]
 
 
 def _write_index(

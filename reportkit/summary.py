@@ -148,7 +148,13 @@ class Summary:
             values.append(row)
         names = [u["unit"] for u in self.units]
         return {
-            "compliance": charts.heatmap(names, rules, values, "图 各单位达到一般要求的支部占比")
+            "compliance": charts.heatmap(
+                names,
+                rules,
+                values,
+                "图 各单位达到一般要求的支部占比",
+                render=self.params.get("_render"),
+            )
         }
 
     def blocks(self, part: str) -> list[Block]:

@@ -52,8 +52,14 @@ def test_fonts_name_east_asian_families(document) -> None:
     from reportkit.fonts import resolve_fonts
 
     fonts = resolve_fonts()
-    expected = {"Normal": "fangsong", "Title": "title", "Heading 1": "heiti",
-                "Heading 2": "kaiti", "Heading 3": "fangsong", "Footer": "songti"}
+    expected = {
+        "Normal": "fangsong",
+        "Title": "title",
+        "Heading 1": "heiti",
+        "Heading 2": "kaiti",
+        "Heading 3": "fangsong",
+        "Footer": "songti",
+    }
     for name, role in expected.items():
         rfonts = document.styles[name].element.rPr.find(f"{W}rFonts")
         assert rfonts.get(f"{W}eastAsia") == fonts[role].family, name
@@ -73,9 +79,14 @@ def test_section_is_a4_with_official_margins(document) -> None:
 
     section = document.sections[0]
     tolerance = Mm(0.1)
-    for actual, mm in ((section.page_width, 210), (section.page_height, 297),
-                       (section.top_margin, 37), (section.bottom_margin, 35),
-                       (section.left_margin, 28), (section.right_margin, 26)):
+    for actual, mm in (
+        (section.page_width, 210),
+        (section.page_height, 297),
+        (section.top_margin, 37),
+        (section.bottom_margin, 35),
+        (section.left_margin, 28),
+        (section.right_margin, 26),
+    ):
         assert abs(actual - Mm(mm)) < tolerance, (actual, mm)
 
 
@@ -113,17 +124,25 @@ def test_figure_signature_and_escaping(document, docx_bytes: bytes) -> None:
     assert len(document.inline_shapes) == 1
     texts = [p.text for p in document.paragraphs]
     assert any(sample.HOSTILE in t for t in texts)  # literal text, as the user typed it
-    signature = [p for p in document.paragraphs if p.text in sample.SIGNATURE]
-    assert [p.text for p in signature] == sample.SIGNATURE
-    assert all(p.alignment == WD_ALIGN_PARAGRAPH.RIGHT or
-               p.style.paragraph_format.alignment == WD_ALIGN_PARAGRAPH.RIGHT
-               for p in signature)
+    signature = document.paragraphs[-1]
+    assert signature.text == "\n".join(sample.SIGNATURE)
+    assert signature.style.name == "Signature"
+    assert signature.alignment == WD_ALIGN_PARAGRAPH.CENTER  # centred in a box at the right
+    ind = signature._p.pPr.find(f"{W}ind")
+    assert ind.get(f"{W}rightChars") == "400"  # 成文日期右空四字
+    assert int(ind.get(f"{W}leftChars")) > 1000
+    assert signature.paragraph_format.keep_together
+    assert document.paragraphs[-2].paragraph_format.keep_with_next
     with zipfile.ZipFile(io.BytesIO(docx_bytes)) as archive:
         body = archive.read("word/document.xml").decode("utf-8")
-        assert any(name.startswith("word/media/") and name.endswith(".png")
-                   for name in archive.namelist())
-    for marker in ("SECRET_CODE_INPUT_42", "STREAM_OUTPUT_MUST_NOT_APPEAR",
-                   "ERROR_OUTPUT_MUST_NOT_APPEAR"):
+        assert any(
+            name.startswith("word/media/") and name.endswith(".png") for name in archive.namelist()
+        )
+    for marker in (
+        "SECRET_CODE_INPUT_42",
+        "STREAM_OUTPUT_MUST_NOT_APPEAR",
+        "ERROR_OUTPUT_MUST_NOT_APPEAR",
+    ):
         assert marker not in body
 
 
@@ -132,8 +151,9 @@ def test_svg_without_png_gets_a_note() -> None:
 
     from reportkit.export.docx import blocks_to_docx
 
-    data = blocks_to_docx([{"kind": "figure", "caption": "图2 趋势", "mime": "image/svg+xml",
-                            "data": "PHN2Zy8+"}])
+    data = blocks_to_docx(
+        [{"kind": "figure", "caption": "图2 趋势", "mime": "image/svg+xml", "data": "PHN2Zy8+"}]
+    )
     texts = [p.text for p in docx.Document(io.BytesIO(data)).paragraphs]
     assert any("图2 趋势" in t and "PDF" in t for t in texts)
 
@@ -150,22 +170,37 @@ def test_is_cheap(docx_bytes: bytes) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("pdftotext") is None,
-                    reason="LibreOffice or poppler-utils not installed")
+@pytest.mark.skipif(
+    shutil.which("soffice") is None or shutil.which("pdftotext") is None,
+    reason="LibreOffice or poppler-utils not installed",
+)
 def test_libreoffice_converts(docx_bytes: bytes, tmp_path: Path) -> None:
     source = tmp_path / "report.docx"
     source.write_bytes(docx_bytes)
     profile = tmp_path / "lo-profile"
     done = subprocess.run(
-        ["soffice", f"-env:UserInstallation={profile.as_uri()}", "--headless",
-         "--convert-to", "pdf", "--outdir", str(tmp_path), str(source)],
-        capture_output=True, text=True, timeout=240,
+        [
+            "soffice",
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr
     pdf = tmp_path / "report.pdf"
     assert pdf.exists(), done.stdout + done.stderr
-    text = "".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
-                                  check=True).stdout.split())
+    text = "".join(
+        subprocess.run(
+            ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
     positions = [text.index("".join(h.split())) for _, h in sample.HEADINGS]
     assert positions == sorted(positions)
     assert "—1—" in text and "—2—" in text
@@ -178,9 +213,27 @@ def test_nbconvert_entry_point(tmp_path: Path) -> None:
     source = sample.write_sample(tmp_path / "report.ipynb")
     done = subprocess.run(
         [sys.executable, "-m", "nbconvert", "--to", "reportkit_docx", str(source)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     document = docx.Document(str(tmp_path / "report.docx"))
     assert document.core_properties.title == sample.TITLE
     assert any(p.style.name == "Heading 1" for p in document.paragraphs)
+
+
+def test_page_break_starts_the_next_paragraph_on_a_new_page() -> None:
+    import docx
+
+    from reportkit.export.docx import blocks_to_docx
+
+    blocks = [
+        {"kind": "paragraph", "text": "正文"},
+        {"kind": "page_break"},
+        {"kind": "heading", "level": 1, "text": "附件1"},
+    ]
+    document = docx.Document(io.BytesIO(blocks_to_docx(blocks)))
+    heading = document.paragraphs[-1]
+    assert heading.text == "附件1" and heading.paragraph_format.page_break_before
+    assert 'w:type="page"' not in document.element.body.xml  # no empty line on the new page

@@ -84,22 +84,37 @@ def sample_blocks() -> list[list[dict]]:
     }
     return [
         [{"kind": "title", "text": TITLE}, {"kind": "paragraph", "text": long_paragraph(1, 3)}],
-        [h[0], h[1], {"kind": "paragraph", "text": long_paragraph(10)}, h[2],
-         {"kind": "paragraph", "text": long_paragraph(20), "lead": "一是强化理论武装。"}],
-        [h[3], {"kind": "paragraph", "text": "本段包含需要转义的内容：" + HOSTILE},
-         chart_figure(), {"kind": "paragraph", "text": long_paragraph(30)}],
+        [
+            h[0],
+            h[1],
+            {"kind": "paragraph", "text": long_paragraph(10)},
+            h[2],
+            {"kind": "paragraph", "text": long_paragraph(20), "lead": "一是强化理论武装。"},
+        ],
+        [
+            h[3],
+            {"kind": "paragraph", "text": "本段包含需要转义的内容：" + HOSTILE},
+            chart_figure(),
+            {"kind": "paragraph", "text": long_paragraph(30)},
+        ],
         [h[4], h[5], table, {"kind": "paragraph", "text": long_paragraph(40)}],
-        [h[6], {"kind": "paragraph", "text": long_paragraph(50)},
-         {"kind": "paragraph", "text": long_paragraph(60)},
-         {"kind": "signature", "lines": SIGNATURE}],
+        [
+            h[6],
+            {"kind": "paragraph", "text": long_paragraph(50)},
+            {"kind": "paragraph", "text": long_paragraph(60)},
+            {"kind": "signature", "lines": SIGNATURE},
+        ],
     ]
 
 
 def sample_notebook(fonts: dict | None = None) -> nbformat.NotebookNode:
     """An executed-looking report notebook: bundles plus stray outputs that must not show."""
     nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["reportkit"] = {"title": TITLE, "lang": "zh-CN", "fonts": fonts or {}}
     nb.cells.append(new_markdown_cell("# 说明 https://example.com/markdown-cell"))
     nb.cells.append(
@@ -114,13 +129,28 @@ def sample_notebook(fonts: dict | None = None) -> nbformat.NotebookNode:
         outputs = [new_output("display_data", data=data)]
         if i == 1:
             outputs.append(new_output("stream", name="stderr", text=f"warning {STREAM_MARKER}"))
-            outputs.append(new_output("execute_result", data={"text/plain": "PLAIN_RESULT_7731"},
-                                      execution_count=3))
+            outputs.append(
+                new_output(
+                    "execute_result", data={"text/plain": "PLAIN_RESULT_7731"}, execution_count=3
+                )
+            )
         if i == 3:
-            outputs.append(new_output("error", ename="ValueError", evalue=ERROR_MARKER,
-                                      traceback=[f"Traceback {ERROR_MARKER}"]))
-            outputs.append(new_output("display_data", data={
-                "text/html": "<script src='https://cdn.example.com/require.js'></script>"}))
+            outputs.append(
+                new_output(
+                    "error",
+                    ename="ValueError",
+                    evalue=ERROR_MARKER,
+                    traceback=[f"Traceback {ERROR_MARKER}"],
+                )
+            )
+            outputs.append(
+                new_output(
+                    "display_data",
+                    data={
+                        "text/html": "<script src='https://cdn.example.com/require.js'></script>"
+                    },
+                )
+            )
         nb.cells.append(new_code_cell(f"show(section_{i})  # {CODE_MARKER}", outputs=outputs))
     return nbformat.from_dict(nb)
 
@@ -207,7 +237,9 @@ def test_nbconvert_entry_point(tmp_path: Path) -> None:
     source = write_sample(tmp_path / "report.ipynb")
     done = subprocess.run(
         [sys.executable, "-m", "nbconvert", "--to", "reportkit_html", str(source)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
@@ -220,8 +252,17 @@ def test_block_mime_without_html_still_renders() -> None:
     from reportkit.export.html import notebook_to_html
 
     nb = new_notebook()
-    nb.cells.append(new_code_cell("x", outputs=[new_output(
-        "display_data", data={BLOCKS_MIME: {"blocks": [{"kind": "title", "text": "只有块"}]}})]))
+    nb.cells.append(
+        new_code_cell(
+            "x",
+            outputs=[
+                new_output(
+                    "display_data",
+                    data={BLOCKS_MIME: {"blocks": [{"kind": "title", "text": "只有块"}]}},
+                )
+            ],
+        )
+    )
     page = notebook_to_html(nbformat.from_dict(nb))
     assert '<h1 class="rk-title">只有块</h1>' in page
     assert "<title>只有块</title>" in page

@@ -40,8 +40,9 @@ def pdf_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _text(path: Path) -> str:
-    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def _squash(text: str) -> str:
@@ -49,8 +50,9 @@ def _squash(text: str) -> str:
 
 
 def test_fonts_are_embedded_subsets(pdf_path: Path) -> None:
-    out = subprocess.run(["pdffonts", str(pdf_path)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["pdffonts", str(pdf_path)], capture_output=True, text=True, check=True
+    ).stdout
     rows = out.splitlines()[2:]
     assert rows
     cjk = 0
@@ -73,8 +75,12 @@ def test_text_in_order_and_escaped(pdf_path: Path) -> None:
     positions = [text.index(_squash(h)) for _, h in sample.HEADINGS]
     assert positions == sorted(positions)
     assert _squash(sample.HOSTILE) in text  # shown as text, never run
-    for marker in ("SECRET_CODE_INPUT_42", "STREAM_OUTPUT_MUST_NOT_APPEAR",
-                   "ERROR_OUTPUT_MUST_NOT_APPEAR", "Traceback"):
+    for marker in (
+        "SECRET_CODE_INPUT_42",
+        "STREAM_OUTPUT_MUST_NOT_APPEAR",
+        "ERROR_OUTPUT_MUST_NOT_APPEAR",
+        "Traceback",
+    ):
         assert marker not in text
 
 
@@ -159,8 +165,21 @@ def test_table_spans_pages_with_repeated_header(pdf_path: Path) -> None:
 def test_pages_are_not_blank(pdf_path: Path, tmp_path: Path) -> None:
     from PIL import Image, ImageStat
 
-    subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "2", str(pdf_path),
-                    str(tmp_path / "page")], check=True)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "40",
+            "-f",
+            "1",
+            "-l",
+            "2",
+            str(pdf_path),
+            str(tmp_path / "page"),
+        ],
+        check=True,
+    )
     images = sorted(tmp_path.glob("page*.png"))
     assert len(images) == 2
     for image in images:
@@ -171,8 +190,10 @@ def test_pages_are_not_blank(pdf_path: Path, tmp_path: Path) -> None:
 def test_fetches_nothing_external() -> None:
     from reportkit.export.pdf import html_to_pdf
 
-    html = ('<p class="rk-p">外链</p><img src="http://10.255.255.1/x.png">'
-            '<img src="file:///etc/hostname">')
+    html = (
+        '<p class="rk-p">外链</p><img src="http://10.255.255.1/x.png">'
+        '<img src="file:///etc/hostname">'
+    )
     started = time.perf_counter()
     pdf = html_to_pdf(html)
     assert pdf.startswith(b"%PDF")
@@ -186,8 +207,9 @@ def test_fragment_and_override_fonts(tmp_path: Path) -> None:
     files = font_files(resolve_fonts()["heiti"].family)
     if not files:
         pytest.skip("the 黑体 stand-in is not a file fontconfig lists")
-    pdf = html_to_pdf('<h2 class="rk-h1">一、标题</h2><p class="rk-p">正文</p>',
-                      {"heiti": files[0]})
+    pdf = html_to_pdf(
+        '<h2 class="rk-h1">一、标题</h2><p class="rk-p">正文</p>', {"heiti": files[0]}
+    )
     path = tmp_path / "f.pdf"
     path.write_bytes(pdf)
     assert "一、标题" in _text(path)
@@ -209,7 +231,9 @@ def test_nbconvert_entry_point(tmp_path: Path) -> None:
     source = sample.write_sample(tmp_path / "report.ipynb")
     done = subprocess.run(
         [sys.executable, "-m", "nbconvert", "--to", "reportkit_pdf", str(source)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     data = (tmp_path / "report.pdf").read_bytes()

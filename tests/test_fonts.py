@@ -105,8 +105,10 @@ def test_user_font_leads_the_stack() -> None:
 
 
 def test_fc_list_family_field_is_split_with_escapes() -> None:
-    assert fonts._split_families("仿宋_GB2312,FangSong_GB2312") == ["仿宋_GB2312",
-                                                                    "FangSong_GB2312"]
+    assert fonts._split_families("仿宋_GB2312,FangSong_GB2312") == [
+        "仿宋_GB2312",
+        "FangSong_GB2312",
+    ]
     assert fonts._split_families(r"A\,B,C") == ["A,B", "C"]
 
 

@@ -264,8 +264,10 @@ def test_date_forms(write_xlsx, value):
     ("value", "fragment"),
     [
         ("2019-02-30", "日期不存在"),
-        ("1899-12-31", "超出 1900–2100"),
-        ("2101-01-01", "超出 1900–2100"),
+        ("1899-12-31", "超出 1950–2099"),
+        ("2101-01-01", "超出 1950–2099"),
+        (dt.date(1900, 1, 1), "超出 1950–2099"),  # what Excel shows for a 1 typed into a date
+        ("2100-06-01", "超出 1950–2099"),
         ("明天", "无法识别的日期"),
         ("2019年3月", "无法识别的日期"),
         ("2019-03-05 25:00", "时间无法识别"),
@@ -507,7 +509,9 @@ def test_presenters_who_are_members_become_their_post(write_xlsx):
                 act(presenter="张三丰"),
                 act(presenter="李 四光", kind="党课"),
                 act(presenter="外请专家", kind="专题研讨"),
-                act(unit="乙局", presenter="张三丰"),
+                act(unit="乙局", presenter="张三丰"),  # on 甲局's roster only
+                act(kind="党课", presenter="张三丰、外请专家"),
+                act(kind="党课", presenter="书记张三丰"),
             ],
             "党员名册": [
                 MEMBER_HEADER,
@@ -522,7 +526,9 @@ def test_presenters_who_are_members_become_their_post(write_xlsx):
         "党委书记",
         "党员",
         "外请专家",
-        "张三丰",
+        "党员",  # names from any unit's roster never reach a report
+        "党委书记、外请专家",
+        "党委书记",
     ]
 
 

@@ -15,18 +15,17 @@ import base64
 import datetime as dt
 import io
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
-
-from nbconvert.exporters import Exporter
-from traitlets import default
 
 from reportkit.document import Block, blocks_of_notebook
 from reportkit.export import (
     BODY_PT,
     CAPTION_PT,
     CHAR_PT,
+    CHARS_PER_LINE,
     LINE_PT,
     MARGIN_MM,
     PAGE_MM,
@@ -36,6 +35,7 @@ from reportkit.export import (
     TEXT_HEIGHT_MM,
     TEXT_WIDTH_MM,
     TITLE_PT,
+    make_exporter,
     report_metadata,
 )
 from reportkit.fonts import ROLES, ResolvedFont, resolve_fonts
@@ -55,6 +55,7 @@ PAGE_NUMBER_LINE_PT = 16.0
 FOOTER_MM = MARGIN_MM["bottom"] - PAGE_NUMBER_GAP_MM - PAGE_NUMBER_LINE_PT * 25.4 / 72 / 2
 FIGURE_MAX_HEIGHT_MM = TEXT_HEIGHT_MM * 0.6
 TEXT_COLUMN_CHARS = 12  # a column with longer cells holds text: left-aligned, like the HTML
+TABLE_CHARS = 36  # 12 pt characters across the 156 mm text area
 
 _THEME_FONT_ATTRS = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
 _FONT_ATTRS = ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs")
@@ -86,9 +87,28 @@ def _set_black(rpr: Any) -> None:
     color = OxmlElement("w:color")
     color.set(_qn("w:val"), "000000")
     # w:color comes after w:b .. w:vanish and before w:spacing/w:sz in CT_RPr.
-    successors = ("w:spacing", "w:w", "w:kern", "w:position", "w:sz", "w:szCs", "w:highlight",
-                  "w:u", "w:effect", "w:bdr", "w:shd", "w:fitText", "w:vertAlign", "w:rtl",
-                  "w:cs", "w:em", "w:lang", "w:eastAsianLayout", "w:specVanish", "w:oMath")
+    successors = (
+        "w:spacing",
+        "w:w",
+        "w:kern",
+        "w:position",
+        "w:sz",
+        "w:szCs",
+        "w:highlight",
+        "w:u",
+        "w:effect",
+        "w:bdr",
+        "w:shd",
+        "w:fitText",
+        "w:vertAlign",
+        "w:rtl",
+        "w:cs",
+        "w:em",
+        "w:lang",
+        "w:eastAsianLayout",
+        "w:specVanish",
+        "w:oMath",
+    )
     rpr.insert_element_before(color, *successors)
 
 
@@ -100,9 +120,26 @@ def _set_condensed(rpr: Any, twips: int) -> None:
     spacing = OxmlElement("w:spacing")
     spacing.set(_qn("w:val"), str(twips))
     rpr.insert_element_before(
-        spacing, "w:w", "w:kern", "w:position", "w:sz", "w:szCs", "w:highlight", "w:u",
-        "w:effect", "w:bdr", "w:shd", "w:fitText", "w:vertAlign", "w:rtl", "w:cs", "w:em",
-        "w:lang", "w:eastAsianLayout", "w:specVanish", "w:oMath",
+        spacing,
+        "w:w",
+        "w:kern",
+        "w:position",
+        "w:sz",
+        "w:szCs",
+        "w:highlight",
+        "w:u",
+        "w:effect",
+        "w:bdr",
+        "w:shd",
+        "w:fitText",
+        "w:vertAlign",
+        "w:rtl",
+        "w:cs",
+        "w:em",
+        "w:lang",
+        "w:eastAsianLayout",
+        "w:specVanish",
+        "w:oMath",
     )
 
 
@@ -112,8 +149,9 @@ def _remove(parent: Any, *tags: str) -> None:
             parent.remove(child)
 
 
-def _set_indent(ppr: Any, *, first_chars: float = 0, left_chars: float = 0,
-                right_chars: float = 0) -> None:
+def _set_indent(
+    ppr: Any, *, first_chars: float = 0, left_chars: float = 0, right_chars: float = 0
+) -> None:
     """Indents in characters (w:*Chars, which Word prefers) and in twips for other readers."""
     ind = ppr.get_or_add_ind()
     for attr in list(ind.attrib):
@@ -135,14 +173,28 @@ def _set_snap_to_grid(ppr: Any, snap: bool) -> None:
     element = OxmlElement("w:snapToGrid")
     element.set(_qn("w:val"), "1" if snap else "0")
     ppr.insert_element_before(
-        element, "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents",
-        "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap",
-        "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange",
+        element,
+        "w:spacing",
+        "w:ind",
+        "w:contextualSpacing",
+        "w:mirrorIndents",
+        "w:suppressOverlap",
+        "w:jc",
+        "w:textDirection",
+        "w:textAlignment",
+        "w:textboxTightWrap",
+        "w:outlineLvl",
+        "w:divId",
+        "w:cnfStyle",
+        "w:rPr",
+        "w:sectPr",
+        "w:pPrChange",
     )
 
 
-def _set_spacing(ppr: Any, *, line_twips: int | None, exact: bool = True,
-                 before: int = 0, after: int = 0) -> None:
+def _set_spacing(
+    ppr: Any, *, line_twips: int | None, exact: bool = True, before: int = 0, after: int = 0
+) -> None:
     spacing = ppr.get_or_add_spacing()
     for attr in list(spacing.attrib):
         del spacing.attrib[attr]
@@ -180,6 +232,7 @@ def _dress(
     _remove(rpr, "w:kern", "w:i", "w:iCs")
     style.font.size = Pt(size_pt)
     style.font.bold = bold
+    _remove(rpr, "w:bCs")
     sz_cs = rpr.find(_qn("w:szCs"))
     if sz_cs is None:
         sz_cs = rpr.find(_qn("w:sz"))
@@ -292,22 +345,26 @@ def _setup_styles(doc: Any, fonts: Mapping[str, ResolvedFont]) -> None:
 
 
 def _page_number_paragraph(paragraph: Any, *, odd: bool) -> None:
-    """"— N —" with a PAGE field; odd pages right-aligned, even pages left, one char in."""
+    """Page number "— N —" with a PAGE field: odd pages right, even pages left, one char in."""
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml import OxmlElement
 
     paragraph.style = "Footer"
     paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT if odd else WD_ALIGN_PARAGRAPH.LEFT
-    one_char = PAGE_NUMBER_PT / CHAR_PT
     ppr = paragraph._p.get_or_add_pPr()
     ind = ppr.get_or_add_ind()
     side = "right" if odd else "left"
-    ind.set(_qn(f"w:{side}Chars"), str(round(one_char * 100)))
+    ind.set(_qn(f"w:{side}Chars"), "100")  # 单页码居右空一字，双页码居左空一字
     ind.set(_qn(f"w:{side}"), str(round(PAGE_NUMBER_PT * 20)))
 
     paragraph.add_run("— ")
-    for kind, text in (("begin", None), ("instr", " PAGE "), ("separate", None), ("text", "1"),
-                       ("end", None)):
+    for kind, text in (
+        ("begin", None),
+        ("instr", " PAGE "),
+        ("separate", None),
+        ("text", "1"),
+        ("end", None),
+    ):
         run = paragraph.add_run()
         if kind == "instr":
             instr = OxmlElement("w:instrText")
@@ -365,8 +422,54 @@ def _template(key: tuple[tuple[str, ResolvedFont], ...]) -> bytes:
 # -- blocks ---------------------------------------------------------------------------------
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    """Text safe for XML: workbooks may carry control characters Word cannot store."""
+    return "" if value is None else _NOT_XML.sub("", str(value))
+
+
+def _rows_xml(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    widths: Sequence[int],
+    left: set[int],
+    heading_style: str,
+    text_style: str,
+) -> str:
+    """WordprocessingML rows: a repeating header row, then rows that never split."""
+    from xml.sax.saxutils import escape, quoteattr
+
+    from docx.oxml.ns import nsdecls
+
+    def cell(value: Any, width: int, style: str, align_left: bool) -> str:
+        text = _text(value)
+        runs = "<w:br/>".join(
+            f'<w:t xml:space="preserve">{escape(part)}</w:t>' for part in text.split("\n")
+        )
+        jc = '<w:jc w:val="left"/>' if align_left else ""
+        return (
+            f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr>'
+            f"<w:p><w:pPr><w:pStyle w:val={quoteattr(style)}/>{jc}</w:pPr>"
+            f"{f'<w:r>{runs}</w:r>' if text else ''}</w:p></w:tc>"
+        )
+
+    parts = [f"<w:tbl {nsdecls('w')}>"]
+    for r, values in enumerate([columns, *rows]):
+        header = r == 0
+        parts.append("<w:tr><w:trPr><w:cantSplit/>")
+        parts.append("<w:tblHeader/></w:trPr>" if header else "</w:trPr>")
+        for c, width in enumerate(widths):
+            value = values[c] if c < len(values) else ""
+            parts.append(
+                cell(
+                    value, width, heading_style if header else text_style, not header and c in left
+                )
+            )
+        parts.append("</w:tr>")
+    parts.append("</w:tbl>")
+    return "".join(parts)
 
 
 def _width_chars(text: str) -> float:
@@ -384,48 +487,60 @@ def text_columns(rows: Sequence[Sequence[Any]]) -> set[int]:
     return found
 
 
-def _mark_row(row: Any, *, header: bool) -> None:
-    from docx.oxml import OxmlElement
-
-    trpr = row._tr.get_or_add_trPr()
-    cant_split = OxmlElement("w:cantSplit")
-    trpr.append(cant_split)
-    if header:
-        tbl_header = OxmlElement("w:tblHeader")
-        trpr.append(tbl_header)
-
-
 def column_widths(columns: Sequence[str], rows: Sequence[Sequence[Any]], total: int) -> list[int]:
     """Column widths (twips) by content, so short columns stay narrow and topics get room.
 
-    The same rule as blocks.html.j2: the longest cell, 2 to 24 characters, plus one.
+    The same rule as blocks.html.j2, in 12 pt characters: the widest body cell (ASCII counts
+    half; 2 to 24) or half the header (headers may wrap), plus 1.5 for padding. When they add
+    up to more than the 36 that fit, columns wider than 8 give up the excess in proportion.
     """
     count = max([len(columns), *(len(r) for r in rows)])
-    need = [2] * count
-    for row in [columns, *rows]:
+    need = [2.0] * count
+    for i, header in enumerate(columns):
+        need[i] = max(need[i], min(math.ceil(_width_chars(_text(header)) / 2), 24))
+    for row in rows:
         for i, value in enumerate(row):
             if value is not None:
-                need[i] = max(need[i], min(len(str(value)), 24))
-    weights = [n + 1 for n in need]
-    scale = total / sum(weights)
-    return [int(w * scale) for w in weights]
+                need[i] = max(need[i], min(_width_chars(str(value)), 24))
+    units = [n + 1.5 for n in need]
+    excess = sum(units) - TABLE_CHARS
+    flex = sum(u - 8 for u in units if u > 8)
+    if excess > 0 and flex > 0:
+        units = [max(u - excess * (u - 8) / flex, 8) if u > 8 else u for u in units]
+    scale = total / sum(units)
+    return [int(u * scale) for u in units]
 
 
 class _Writer:
     """Appends blocks to a document; style ids are looked up once (python-docx's by-name
     lookup scans all styles and dominated the export time)."""
 
-    STYLES = ("Title", "Heading 1", "Heading 2", "Heading 3", "Caption", "Table Text",
-              "Table Heading", "Figure", "Signature")
+    STYLES = (
+        "Title",
+        "Heading 1",
+        "Heading 2",
+        "Heading 3",
+        "Caption",
+        "Table Text",
+        "Table Heading",
+        "Figure",
+        "Signature",
+    )
 
     def __init__(self, doc: Any) -> None:
         self.doc = doc
         self.ids = {name: doc.styles[name].style_id for name in self.STYLES}
+        # A page break becomes "page break before" on the next paragraph: a paragraph holding
+        # only a break would leave an empty line at the top of the new page.
+        self.break_pending = False
 
-    def paragraph(self, text: str = "", style: str | None = None, parent: Any = None) -> Any:
-        paragraph = (parent or self.doc).add_paragraph()
+    def paragraph(self, text: str = "", style: str | None = None) -> Any:
+        paragraph = self.doc.add_paragraph()
         if style:
             paragraph._p.style = self.ids[style]
+        if self.break_pending:
+            paragraph.paragraph_format.page_break_before = True
+            self.break_pending = False
         if text:
             paragraph.add_run(text)
         return paragraph
@@ -446,7 +561,7 @@ class _Writer:
         elif kind == "signature":
             self.signature(block.get("lines") or [])
         elif kind == "page_break":
-            self.doc.add_page_break()
+            self.break_pending = True
 
     def body_paragraph(self, block: Block) -> None:
         from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -465,8 +580,7 @@ class _Writer:
 
     def table(self, block: Block) -> None:
         from docx.enum.table import WD_TABLE_ALIGNMENT
-        from docx.enum.text import WD_ALIGN_PARAGRAPH
-        from docx.oxml import OxmlElement
+        from docx.oxml import OxmlElement, parse_xml
         from docx.shared import Twips
 
         columns = [_text(c) for c in block.get("columns") or []]
@@ -476,35 +590,47 @@ class _Writer:
             return
         if block.get("caption"):
             self.paragraph(_text(block["caption"]), "Caption")
+        elif self.break_pending:  # a table cannot break before itself
+            self.doc.add_page_break()
+            self.break_pending = False
         widths = column_widths(columns, rows, round(TEXT_WIDTH_MM / 25.4 * 1440))
-        left = text_columns(rows)
-        table = self.doc.add_table(rows=1 + len(rows), cols=count)
+        table = self.doc.add_table(rows=0, cols=count)
         table.style = self.doc.styles["Table Grid"]
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        tblpr = table._tbl.tblPr
+        tbl = table._tbl
+        tblpr = tbl.tblPr
         _remove(tblpr, "w:tblW")
         tbl_w = OxmlElement("w:tblW")
         tbl_w.set(_qn("w:w"), str(sum(widths)))
         tbl_w.set(_qn("w:type"), "dxa")
         tblpr.insert_element_before(
-            tbl_w, "w:jc", "w:tblCellSpacing", "w:tblInd", "w:tblBorders", "w:shd",
-            "w:tblLayout", "w:tblCellMar", "w:tblLook", "w:tblCaption", "w:tblDescription",
+            tbl_w,
+            "w:jc",
+            "w:tblCellSpacing",
+            "w:tblInd",
+            "w:tblBorders",
+            "w:shd",
+            "w:tblLayout",
+            "w:tblCellMar",
+            "w:tblLook",
+            "w:tblCaption",
+            "w:tblDescription",
             "w:tblPrChange",
         )
-        for grid_col, width in zip(table._tbl.tblGrid.gridCol_lst, widths, strict=True):
+        for grid_col, width in zip(tbl.tblGrid.gridCol_lst, widths, strict=True):
             grid_col.w = Twips(width)
-        for r, values in enumerate([columns, *rows]):
-            row = table.rows[r]
-            _mark_row(row, header=r == 0)
-            for c, cell in enumerate(row.cells):
-                cell._tc.width = Twips(widths[c])
-                paragraph = cell.paragraphs[0]
-                paragraph._p.style = self.ids["Table Heading" if r == 0 else "Table Text"]
-                if r and c in left:
-                    paragraph.alignment = WD_ALIGN_PARAGRAPH.LEFT
-                text = _text(values[c]) if c < len(values) else ""
-                if text:
-                    paragraph.add_run(text)
+        # Rows as one XML string: python-docx's cell API is quadratic in the row count (a
+        # 400-row appendix took a second); this takes milliseconds.
+        xml = _rows_xml(
+            columns,
+            rows,
+            widths,
+            text_columns(rows),
+            self.ids["Table Heading"],
+            self.ids["Table Text"],
+        )
+        for tr in parse_xml(xml):
+            tbl.append(tr)
 
     def figure(self, block: Block) -> None:
         from docx.shared import Mm
@@ -532,23 +658,36 @@ class _Writer:
             paragraph.paragraph_format.keep_with_next = False
 
     def signature(self, lines: Iterable[Any]) -> None:
-        """Lines centred on each other, 4 characters in from the right (成文日期右空四字)."""
+        """One paragraph, lines centred on each other in a box 4 characters in from the right
+        (成文日期右空四字), kept on the page of the body's last lines.
+
+        One paragraph with line breaks, not one per line: LibreOffice splits a chain of
+        keep-with-next paragraphs, but it keeps a paragraph's lines together.
+        """
+        from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
         from docx.shared import Twips
 
         texts = [_text(t) for t in lines if _text(t)]
         if not texts:
             return
-        # Not keepNext on the body's last paragraph (so that its last lines would come along
-        # to the signature's page): LibreOffice then splits the signature itself.
-        widest = max(_width_chars(t) for t in texts)
+        body = self.doc.element.body
+        previous = body[-2] if len(body) > 1 else None  # the element before w:sectPr
+        if previous is not None and previous.tag == _qn("w:p"):
+            previous.get_or_add_pPr().get_or_add_keepNext()  # Word brings its last lines along
+        box = max(_width_chars(t) for t in texts) + 1  # one spare character against wrapping
+        paragraph = self.paragraph(style="Signature")
         for i, text in enumerate(texts):
-            paragraph = self.paragraph(text, "Signature")
-            ppr = paragraph._p.get_or_add_pPr()
-            _set_indent(ppr, right_chars=4 + (widest - _width_chars(text)) / 2)
-            if i == 0:
-                paragraph.paragraph_format.space_before = Twips(2 * LINE_TWIPS)
+            run = paragraph.add_run(text)
             if i < len(texts) - 1:
-                paragraph.paragraph_format.keep_with_next = True
+                run.add_break(WD_BREAK.LINE)
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        _set_indent(
+            paragraph._p.get_or_add_pPr(),
+            left_chars=max(CHARS_PER_LINE - 4 - box, 0),
+            right_chars=4,
+        )
+        paragraph.paragraph_format.space_before = Twips(2 * LINE_TWIPS)
+        paragraph.paragraph_format.keep_together = True
 
 
 def blocks_to_docx(
@@ -595,18 +734,17 @@ def notebook_to_docx(nb: Any, fonts: Mapping[str, Any] | None = None) -> bytes:
     return blocks_to_docx(blocks, meta.fonts if fonts is None else fonts, meta.title)
 
 
-class ReportDOCXExporter(Exporter):
-    """`jupyter nbconvert --to reportkit_docx`: the editable Word report, without code."""
-
-    output_mimetype = DOCX_MIME
-    export_from_notebook = "Report (reportkit DOCX)"
-
-    @default("file_extension")
-    def _file_extension_default(self) -> str:
-        return ".docx"
-
-    def from_notebook_node(
-        self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any
-    ) -> tuple[bytes, dict[str, Any]]:
-        nb_copy, resources = super().from_notebook_node(nb, resources, **kw)
-        return notebook_to_docx(nb_copy), resources
+def __getattr__(name: str) -> Any:
+    if name == "ReportDOCXExporter":
+        cls = make_exporter(
+            name,
+            __name__,
+            "`jupyter nbconvert --to reportkit_docx`: the editable Word report, without code.",
+            mimetype=DOCX_MIME,
+            extension=".docx",
+            label="Report (reportkit DOCX)",
+            convert=notebook_to_docx,
+        )
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

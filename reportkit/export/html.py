@@ -16,8 +16,6 @@ from typing import Any
 
 import jinja2
 from markupsafe import Markup
-from nbconvert.exporters import Exporter
-from traitlets import default
 
 from reportkit import __version__
 from reportkit.document import BLOCKS_MIME, blocks_to_html
@@ -28,12 +26,14 @@ from reportkit.export import (
     LETTER_SPACING_PT,
     LINE_PT,
     MARGIN_MM,
+    PAGE_MM,
     PAGE_NUMBER_GAP_MM,
     PAGE_NUMBER_PT,
     SMALL_PT,
     TEXT_HEIGHT_MM,
     TITLE_PT,
     blocks_outputs,
+    make_exporter,
     report_metadata,
 )
 from reportkit.fonts import ROLES, css_font_stack
@@ -82,6 +82,8 @@ def geometry() -> dict[str, float]:
         "margin_bottom_mm": MARGIN_MM["bottom"],
         "margin_left_mm": MARGIN_MM["left"],
         "margin_right_mm": MARGIN_MM["right"],
+        "margin_left_pct": round(100 * MARGIN_MM["left"] / PAGE_MM[0], 1),
+        "margin_right_pct": round(100 * MARGIN_MM["right"] / PAGE_MM[0], 1),
         "figure_max_height_mm": round(TEXT_HEIGHT_MM * 0.6),
         "signature_gap_pt": round(2 * LINE_PT, 2),
         "signature_right_pt": round(4 * CHAR_PT, 2),  # 成文日期右空四字
@@ -102,23 +104,30 @@ def font_rules(
         if weights and role in weights:
             declarations += f" font-weight: {weights[role]}{bang};"
         rules.append(f"{selectors} {{ {declarations} }}")
-    if weights is None:
-        rules.append(".rk-h3, .rk-lead { font-weight: bold; }")
     return "\n".join(rules)
 
 
 def _fonts_key(fonts: Mapping[str, Any] | None) -> str:
-    return json.dumps(dict(fonts or {}), sort_keys=True, ensure_ascii=False, default=str)
+    """A hashable form of font overrides (names, paths or resolved fonts) for the CSS cache."""
+
+    def plain(value: Any) -> Any:
+        return value.to_json() if hasattr(value, "to_json") else str(value)
+
+    return json.dumps(dict(fonts or {}), sort_keys=True, ensure_ascii=False, default=plain)
 
 
 @lru_cache(maxsize=16)
 def _page_css(fonts_key: str) -> str:
     fonts = json.loads(fonts_key)
     stacks = {role: css_font_stack(role, fonts) for role in ROLES}
-    return _environment().get_template("report.css.j2").render(
-        g=geometry(),
-        font_rules=Markup(font_rules(stacks)),
-        page_number_font=Markup(stacks["songti"]),
+    return (
+        _environment()
+        .get_template("report.css.j2")
+        .render(
+            g=geometry(),
+            font_rules=Markup(font_rules(stacks)),
+            page_number_font=Markup(stacks["songti"]),
+        )
     )
 
 
@@ -142,12 +151,16 @@ def render_page(
     """A complete offline page around trusted report HTML (fragments from blocks_to_html)."""
     if not _LANG.match(lang or ""):
         lang = "zh-CN"
-    return _environment().get_template("page.html.j2").render(
-        lang=lang,
-        title=title,
-        version=__version__,
-        css=Markup(page_css(fonts)),
-        body=Markup(_offline(body_html)),
+    return (
+        _environment()
+        .get_template("page.html.j2")
+        .render(
+            lang=lang,
+            title=title,
+            version=__version__,
+            css=Markup(page_css(fonts)),
+            body=Markup(_offline(body_html)),
+        )
     )
 
 
@@ -168,18 +181,17 @@ def notebook_to_html(nb: Any) -> str:
     return render_page(body, meta.title, meta.lang, meta.fonts)
 
 
-class ReportHTMLExporter(Exporter):
-    """`jupyter nbconvert --to reportkit_html`: the offline report page, without code."""
-
-    output_mimetype = "text/html"
-    export_from_notebook = "Report (reportkit HTML)"
-
-    @default("file_extension")
-    def _file_extension_default(self) -> str:
-        return ".html"
-
-    def from_notebook_node(
-        self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any
-    ) -> tuple[str, dict[str, Any]]:
-        nb_copy, resources = super().from_notebook_node(nb, resources, **kw)
-        return notebook_to_html(nb_copy), resources
+def __getattr__(name: str) -> Any:
+    if name == "ReportHTMLExporter":
+        cls = make_exporter(
+            name,
+            __name__,
+            "`jupyter nbconvert --to reportkit_html`: the offline report page, without code.",
+            mimetype="text/html",
+            extension=".html",
+            label="Report (reportkit HTML)",
+            convert=notebook_to_html,
+        )
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,11 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from nbconvert.exporters import Exporter
-from traitlets import default
-
 from reportkit.errors import ReportkitError
-from reportkit.export import report_metadata
+from reportkit.export import make_exporter, report_metadata
 from reportkit.export.html import font_rules, notebook_to_html, render_page
 from reportkit.fonts import ROLES, ResolvedFont, css_family, css_font_faces, resolve_fonts
 
@@ -37,15 +34,11 @@ def pdf_font_css(fonts: Mapping[str, ResolvedFont]) -> str:
     weights = {"title": fonts["title"].weight}
     songti = families["songti"]
     page_numbers = "\n".join(
-        f"@page :{side} {{ @bottom-{side_box} {{ font-family: {songti} !important; }} }}"
-        for side, side_box in (("right", "right"), ("left", "left"))
+        f"@page :{side} {{ @bottom-{side} {{ font-family: {songti} !important; }} }}"
+        for side in ("right", "left")
     )
-    return "\n".join(
-        part
-        for part in (css_font_faces(fonts), font_rules(families, weights, important=True),
-                     page_numbers)
-        if part
-    )
+    parts = (css_font_faces(fonts), font_rules(families, weights, important=True), page_numbers)
+    return "\n".join(part for part in parts if part)
 
 
 def _allowed_files(key: FontsKey) -> frozenset[str]:
@@ -128,18 +121,17 @@ def notebook_to_pdf(nb: Any, fonts: Mapping[str, Any] | None = None) -> bytes:
     return html_to_pdf(notebook_to_html(nb), fonts)
 
 
-class ReportPDFExporter(Exporter):
-    """`jupyter nbconvert --to reportkit_pdf`: the official-format PDF, without code."""
-
-    output_mimetype = "application/pdf"
-    export_from_notebook = "Report (reportkit PDF)"
-
-    @default("file_extension")
-    def _file_extension_default(self) -> str:
-        return ".pdf"
-
-    def from_notebook_node(
-        self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any
-    ) -> tuple[bytes, dict[str, Any]]:
-        nb_copy, resources = super().from_notebook_node(nb, resources, **kw)
-        return notebook_to_pdf(nb_copy), resources
+def __getattr__(name: str) -> Any:
+    if name == "ReportPDFExporter":
+        cls = make_exporter(
+            name,
+            __name__,
+            "`jupyter nbconvert --to reportkit_pdf`: the official-format PDF, without code.",
+            mimetype="application/pdf",
+            extension=".pdf",
+            label="Report (reportkit PDF)",
+            convert=notebook_to_pdf,
+        )
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
