@@ -7,6 +7,7 @@ renamed into place, so a crash or a full disk never leaves a truncated file at a
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -21,14 +22,55 @@ _UNSAFE = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
 MAX_DIR_BYTES = 180  # leaves room for suffixes and temporary names under NAME_MAX (255)
 
 
+_REASONS = {
+    errno.ENOSPC: "磁盘空间不足",
+    errno.EDQUOT: "超出磁盘配额",
+    errno.EROFS: "文件系统为只读",
+    errno.EACCES: "没有写入权限",
+    errno.EPERM: "没有写入权限",
+    errno.ENOENT: "目录不存在",
+}
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a write failed, in Chinese, with the system's words kept for searching."""
+    reason = _REASONS.get(exc.errno or 0)
+    detail = exc.strerror or str(exc)
+    return f"{reason}（{detail}）" if reason else detail
+
+
+#: Names OUT itself uses: a unit called "index.html" must not take the index's place.
+RESERVED_NAMES = frozenset(
+    name.casefold()
+    for name in (
+        "index.html",
+        "manifest.json",
+        "run.log",
+        "reportkit.lock",
+        *(f"summary.{ext}" for ext in ("ipynb", "failed.ipynb", "html", "pdf", "docx")),
+    )
+)
+#: Device names Windows refuses as a file or folder name (OUT is often copied to a share).
+_WINDOWS_DEVICES = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
+
+
 def safe_dirname(unit: str, taken: set[str]) -> str:
-    """A folder name for a unit: readable (Chinese kept), inside OUT, and unique in `taken`."""
+    """A folder name for a unit: readable (Chinese kept), inside OUT, and unique in `taken`.
+
+    Separators, reserved and control characters become "_"; leading dots go (no "..", no
+    hidden folder) and so do trailing dots and spaces (Windows drops them); the name is cut to
+    MAX_DIR_BYTES, kept off the names of OUT's own files and Windows device names, and given a
+    "-2", "-3" … suffix when another unit already has it (compared without case).
+    """
     name = _UNSAFE.sub("_", unit).strip().lstrip(".").strip()
     while len(name.encode("utf-8")) > MAX_DIR_BYTES:
         name = name[:-1]
-    name = name or "unit"
+    name = name.rstrip(". ") or "unit"
+    device = _WINDOWS_DEVICES.match(name)
+    if device:  # Windows reads "con.txt" as the device too: mark the part before the dot
+        name = f"{device.group(1)}_{name[device.end(1) :]}"
     candidate, index = name, 2
-    while candidate.casefold() in taken:
+    while candidate.casefold() in taken or candidate.casefold() in RESERVED_NAMES:
         candidate, index = f"{name}-{index}", index + 1
     taken.add(candidate.casefold())
     return candidate
@@ -46,7 +88,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise OutputError(f"无法写入输出目录 {path.parent}：{exc.strerror or exc}") from exc
+        raise OutputError(f"无法写入输出目录 {path.parent}：{os_reason(exc)}") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -55,7 +97,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"写入 {path} 失败：{exc.strerror or exc}") from exc
+        raise OutputError(f"写入 {path} 失败：{os_reason(exc)}") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -32,7 +32,13 @@ from typing import Any
 
 from reportkit import __version__
 from reportkit.errors import OutputError, UsageError
-from reportkit.layout import assign_dirs, write_bytes_atomic, write_json_atomic, write_text_atomic
+from reportkit.layout import (
+    assign_dirs,
+    os_reason,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 from reportkit.params import load_params, period_of, unit_params
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -148,7 +154,7 @@ def out_lock(out: Path) -> Iterator[None]:
         out.mkdir(parents=True, exist_ok=True)
         handle = open(out / LOCK_NAME, "a+")  # noqa: SIM115 - held for the whole run
     except OSError as exc:
-        raise OutputError(f"无法创建输出目录 {out}：{exc.strerror or exc}") from exc
+        raise OutputError(f"无法创建输出目录 {out}：{os_reason(exc)}") from exc
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

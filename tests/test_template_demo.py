@@ -420,3 +420,31 @@ def test_demo_scales(tmp_path: Path) -> None:
     log = _activities(path)
     assert len(log) == 20_000
     assert len({r["unit"] for r in log}) == 30
+
+
+# --------------------------------------------------------------------------- formula neutralisation
+
+
+def test_workbooks_the_cli_writes_hold_no_formula(tmp_path: Path) -> None:
+    """Every cell of `reportkit template` and `reportkit demo` output: no formula element, and
+    any text starting with = + - @ is a string cell that Excel shows as typed."""
+    from click.testing import CliRunner
+
+    from reportkit.cli import main
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["template", str(tmp_path / "t.xlsx")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["demo", "--out", str(tmp_path), "--units", "2", "--rows", "400"])
+    assert result.exit_code == 0, result.output
+    for path in (tmp_path / "t.xlsx", tmp_path / DEMO_WORKBOOK):
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if name.startswith("xl/worksheets/"):
+                    assert not re.search(rb"<(\w+:)?f[ >]", archive.read(name)), (path, name)
+        book = openpyxl.load_workbook(path)
+        cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row]
+        assert cells and not [c.coordinate for c in cells if c.data_type == "f"]
+        for cell in cells:
+            if isinstance(cell.value, str) and cell.value[:1] in "=+-@":
+                assert cell.data_type == "s" and cell.quotePrefix, (path, cell.coordinate)

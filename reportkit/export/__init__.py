@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reportkit.document import BLOCKS_MIME, Block
+from reportkit.document import BLOCKS_MIME, Block, blocks_of_notebook
 
 # -- GB/T 9704-2012 geometry, shared by the print CSS and the DOCX styles ----------------------
 
@@ -55,19 +55,12 @@ class ReportMeta:
 DEFAULT_TITLE = "党建工作情况报告"
 
 
-def report_blocks(nb: Any) -> list[Block]:
-    """Every report block in cell order; other outputs (streams, errors, plain data) are skipped."""
-    from reportkit.document import blocks_of_notebook
-
-    return blocks_of_notebook(nb)
-
-
 def report_metadata(nb: Any, blocks: list[Block] | None = None) -> ReportMeta:
     """Title, language and font overrides of a report notebook."""
     meta = (nb.get("metadata") or {}).get("reportkit") or {}
     title = str(meta.get("title") or "").strip()
     if not title:
-        for block in blocks if blocks is not None else report_blocks(nb):
+        for block in blocks if blocks is not None else blocks_of_notebook(nb):
             if block.get("kind") == "title" and str(block.get("text") or "").strip():
                 title = str(block["text"]).strip()
                 break
@@ -142,6 +135,5 @@ __all__ = [
     "ReportMeta",
     "blocks_outputs",
     "make_exporter",
-    "report_blocks",
     "report_metadata",
 ]

@@ -492,7 +492,8 @@ def column_widths(columns: Sequence[str], rows: Sequence[Sequence[Any]], total: 
 
     The same rule as blocks.html.j2, in 12 pt characters: the widest body cell (ASCII counts
     half; 2 to 24) or half the header (headers may wrap), plus 1.5 for padding. When they add
-    up to more than the 36 that fit, columns wider than 8 give up the excess in proportion.
+    up to more than the 36 that fit, columns wider than 8 give up the excess in proportion,
+    and if that is not enough every column shrinks towards 3.5 (two characters and padding).
     """
     count = max([len(columns), *(len(r) for r in rows)])
     need = [2.0] * count
@@ -507,6 +508,10 @@ def column_widths(columns: Sequence[str], rows: Sequence[Sequence[Any]], total: 
     flex = sum(u - 8 for u in units if u > 8)
     if excess > 0 and flex > 0:
         units = [max(u - excess * (u - 8) / flex, 8) if u > 8 else u for u in units]
+    floor = 3.5 * len(units)
+    if sum(units) > TABLE_CHARS and floor < TABLE_CHARS:  # shrink towards two characters each
+        k = (TABLE_CHARS - floor) / (sum(units) - floor)
+        units = [3.5 + (u - 3.5) * k for u in units]
     scale = total / sum(units)
     return [int(u * scale) for u in units]
 

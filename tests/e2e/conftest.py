@@ -18,11 +18,17 @@ def reportkit(*args: str, cwd: Path, check: bool = True, timeout: float = 600):
     """Run the real console script, as a user would."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(
-        [str(BIN / "reportkit"), *args], cwd=cwd, capture_output=True, text=True,
-        timeout=timeout, env=env,
+        [str(BIN / "reportkit"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"reportkit {args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"reportkit {args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -44,6 +50,15 @@ def demo_workbook(tmp_path_factory) -> Path:
 def full_run(tmp_path_factory, demo_workbook) -> Path:
     """One run with every format, shared by the read-only tests."""
     work = tmp_path_factory.mktemp("full")
-    reportkit("run", str(demo_workbook), "--out", "out", "--formats", "html,pdf,docx",
-              "--jobs", "2", cwd=work)
+    reportkit(
+        "run",
+        str(demo_workbook),
+        "--out",
+        "out",
+        "--formats",
+        "html,pdf,docx",
+        "--jobs",
+        "2",
+        cwd=work,
+    )
     return work / "out"

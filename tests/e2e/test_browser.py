@@ -12,8 +12,13 @@ from tests.e2e.conftest import manifest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves: the network is off
 ]
 
@@ -30,8 +35,14 @@ def open_offline(browser, page_path: Path, screenshot: Path):
     context = browser.new_context(offline=True, viewport={"width": 1100, "height": 1400})
     page = context.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning")
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
     requests: list[str] = []
@@ -53,8 +64,11 @@ def not_blank(png: Path) -> bool:
 
 def test_index_and_report_open_offline_without_errors(browser, full_run: Path, tmp_path: Path):
     unit = manifest(full_run)["units"][0]
-    for page in (full_run / "index.html", full_run / unit["dir"] / "report.html",
-                 full_run / "summary.html"):
+    for page in (
+        full_run / "index.html",
+        full_run / unit["dir"] / "report.html",
+        full_run / "summary.html",
+    ):
         shot = tmp_path / f"{page.parent.name}-{page.stem}.png"
         problems, requests, text = open_offline(browser, page, shot)
         assert problems == []

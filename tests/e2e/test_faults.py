@@ -62,8 +62,20 @@ def test_raise_kernel_death_and_hang_fail_only_their_units(four_units: Path, tmp
     )
     custom = notebook_with(tmp_path, code)
     started = time.monotonic()
-    proc = reportkit("run", str(four_units), "--out", "out", "--notebook", str(custom),
-                     "--timeout", "8", "--jobs", "2", cwd=tmp_path, check=False)
+    proc = reportkit(
+        "run",
+        str(four_units),
+        "--out",
+        "out",
+        "--notebook",
+        str(custom),
+        "--timeout",
+        "8",
+        "--jobs",
+        "2",
+        cwd=tmp_path,
+        check=False,
+    )
     assert time.monotonic() - started < 300
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
@@ -79,9 +91,21 @@ def test_raise_kernel_death_and_hang_fail_only_their_units(four_units: Path, tmp
 
 def start_run(tmp_path: Path, workbook: Path, notebook: Path, out: str = "out") -> subprocess.Popen:
     return subprocess.Popen(
-        [str(BIN / "reportkit"), "run", str(workbook), "--out", out, "--notebook", str(notebook),
-         "--jobs", "1"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            str(BIN / "reportkit"),
+            "run",
+            str(workbook),
+            "--out",
+            out,
+            "--notebook",
+            str(notebook),
+            "--jobs",
+            "1",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -126,8 +150,9 @@ def test_sigkill_then_rerun_redoes_only_what_is_missing(four_units: Path, tmp_pa
     time.sleep(1)  # let the workers, which die with the driver, go
     done_before = {u["unit"] for u in manifest(tmp_path / "out")["units"] if u["status"] == "ok"}
     assert_final_files_whole(tmp_path / "out")
-    rerun = reportkit("run", str(four_units), "--out", "out", "--notebook", str(slow),
-                      "--jobs", "2", cwd=tmp_path)
+    rerun = reportkit(
+        "run", str(four_units), "--out", "out", "--notebook", str(slow), "--jobs", "2", cwd=tmp_path
+    )
     assert rerun.returncode == 0
     units = manifest(tmp_path / "out")["units"]
     assert len(units) == 4
@@ -147,8 +172,16 @@ def test_second_run_refuses_and_a_killed_runs_lock_does_not_block(four_units: Pa
     assert "Traceback" not in second.stderr
     first.kill()
     first.wait(timeout=30)
-    third = reportkit("run", str(four_units), "--out", "out", "--units", unit_names(four_units)[0],
-                      cwd=tmp_path, check=False)
+    third = reportkit(
+        "run",
+        str(four_units),
+        "--out",
+        "out",
+        "--units",
+        unit_names(four_units)[0],
+        cwd=tmp_path,
+        check=False,
+    )
     assert third.returncode == 0, third.stderr
 
 
@@ -159,8 +192,9 @@ def small_tmpfs(tmp_path: Path):
     mount_point.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount_point)],
-                   check=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount_point)], check=True
+    )
     yield mount_point
     subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
@@ -168,8 +202,16 @@ def small_tmpfs(tmp_path: Path):
 def test_full_disk_gives_a_clear_message_and_nothing_half_written(
     four_units: Path, tmp_path: Path, small_tmpfs: Path
 ):
-    proc = reportkit("run", str(four_units), "--out", str(small_tmpfs / "out"),
-                     "--formats", "html,pdf,docx", cwd=tmp_path, check=False)
+    proc = reportkit(
+        "run",
+        str(four_units),
+        "--out",
+        str(small_tmpfs / "out"),
+        "--formats",
+        "html,pdf,docx",
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "No space left" in proc.stderr or "空间" in proc.stderr or "失败" in proc.stderr
@@ -179,8 +221,9 @@ def test_full_disk_gives_a_clear_message_and_nothing_half_written(
 def test_read_only_out_gives_a_clear_message(four_units: Path, tmp_path: Path, small_tmpfs: Path):
     (small_tmpfs / "out").mkdir()
     subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
-    proc = reportkit("run", str(four_units), "--out", str(small_tmpfs / "out"),
-                     cwd=tmp_path, check=False)
+    proc = reportkit(
+        "run", str(four_units), "--out", str(small_tmpfs / "out"), cwd=tmp_path, check=False
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "无法" in proc.stderr and str(small_tmpfs / "out") in proc.stderr

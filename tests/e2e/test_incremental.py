@@ -46,8 +46,9 @@ def test_changing_one_units_rows_reruns_only_that_unit(work: Path):
     header = next(r for r in range(1, 10) if any(c.value == "主题" for c in ws[r]))
     columns = {c.value: c.column for c in ws[header]}
     unit_column = columns.get("单位") or columns["单位名称"]
-    row = next(r for r in range(header + 1, ws.max_row + 1)
-               if ws.cell(r, unit_column).value == target)
+    row = next(
+        r for r in range(header + 1, ws.max_row + 1) if ws.cell(r, unit_column).value == target
+    )
     ws.cell(row, columns["主题"], "改过的主题")
     wb.save(work / "book.xlsx")
     after = run(work)
@@ -58,8 +59,12 @@ def test_changing_one_units_rows_reruns_only_that_unit(work: Path):
 def test_changing_one_units_params_reruns_only_that_unit(work: Path):
     target = units_of(work)[0]
     (work / "params.yaml").write_text(
-        yaml.safe_dump({"units": {target: {"narrative": {"study": "本单位自定的学习段落。"}}}},
-                       allow_unicode=True), encoding="utf-8")
+        yaml.safe_dump(
+            {"units": {target: {"narrative": {"study": "本单位自定的学习段落。"}}}},
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
     after = run(work, "--params", "params.yaml")
     assert after[target] == "ok"
     assert [s for u, s in after.items() if u != target] == ["cached", "cached"]
@@ -72,7 +77,9 @@ def test_changing_the_period_or_the_notebook_reruns_all(work: Path):
     nb = nbformat.read(REPO / "notebooks" / "unit_report.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_markdown_cell("A note added by an analyst."))
     nbformat.write(nb, work / "edited.ipynb")
-    assert set(run(work, "--period-end", "2023-12-31", "--notebook", "edited.ipynb").values()) == {"ok"}
+    assert set(run(work, "--period-end", "2023-12-31", "--notebook", "edited.ipynb").values()) == {
+        "ok"
+    }
 
 
 def test_deleting_an_output_reruns_that_unit(work: Path):

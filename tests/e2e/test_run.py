@@ -15,9 +15,16 @@ import pandas as pd
 
 from tests.e2e.conftest import REPO, manifest, reportkit
 
-HEADINGS = (REPO / "tests" / "fixtures" / "outline_headings.txt").read_text(encoding="utf-8").split()
-STUDY = {"中心组学习": "党委理论学习中心组学习", "专题研讨": "专题学习研讨",
-         "大课堂": "“真学实做知行合一大课堂”学习", "主题党日": "主题党日活动", "党课": "专题党课"}
+HEADINGS = (
+    (REPO / "tests" / "fixtures" / "outline_headings.txt").read_text(encoding="utf-8").split()
+)
+STUDY = {
+    "中心组学习": "党委理论学习中心组学习",
+    "专题研讨": "专题学习研讨",
+    "大课堂": "“真学实做知行合一大课堂”学习",
+    "主题党日": "主题党日活动",
+    "党课": "专题党课",
+}
 
 
 def visible_text(page: str) -> str:
@@ -97,10 +104,24 @@ def test_notebook_runs_alone_under_the_papermill_cli(full_run: Path, tmp_path: P
     unit = manifest(full_run)["units"][0]["unit"]
     out = tmp_path / "alone.ipynb"
     subprocess.run(
-        [str(Path(sys.executable).parent / "papermill"), str(REPO / "notebooks" / "unit_report.ipynb"),
-         str(out), "-p", "unit", unit, "-p", "dataset", str(dataset),
-         "-p", "stats_path", str(tmp_path / "stats.json"), "--no-progress-bar"],
-        check=True, capture_output=True, timeout=300,
+        [
+            str(Path(sys.executable).parent / "papermill"),
+            str(REPO / "notebooks" / "unit_report.ipynb"),
+            str(out),
+            "-p",
+            "unit",
+            unit,
+            "-p",
+            "dataset",
+            str(dataset),
+            "-p",
+            "stats_path",
+            str(tmp_path / "stats.json"),
+            "--no-progress-bar",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     nb = nbformat.read(out, as_version=4)
     assert any(cell.get("outputs") for cell in nb.cells)
@@ -110,12 +131,24 @@ def test_notebook_runs_alone_under_the_papermill_cli(full_run: Path, tmp_path: P
 def test_failure_isolation(demo_workbook: Path, tmp_path: Path):
     nb = nbformat.read(REPO / "notebooks" / "unit_report.ipynb", as_version=4)
     first = manifest_units(demo_workbook, tmp_path)[0]
-    nb.cells.insert(3, nbformat.v4.new_code_cell(
-        f"if unit == {first!r}:\n    raise RuntimeError('forced failure')"))
+    nb.cells.insert(
+        3,
+        nbformat.v4.new_code_cell(
+            f"if unit == {first!r}:\n    raise RuntimeError('forced failure')"
+        ),
+    )
     custom = tmp_path / "failing.ipynb"
     nbformat.write(nb, custom)
-    proc = reportkit("run", str(demo_workbook), "--out", "out", "--notebook", str(custom),
-                     cwd=tmp_path, check=False)
+    proc = reportkit(
+        "run",
+        str(demo_workbook),
+        "--out",
+        "out",
+        "--notebook",
+        str(custom),
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     m = manifest(tmp_path / "out")
@@ -137,9 +170,25 @@ def manifest_units(workbook: Path, work: Path) -> list[str]:
 
 def test_params_and_period_change_the_output(demo_workbook: Path, tmp_path: Path):
     unit = manifest_units(demo_workbook, tmp_path)[1]
-    reportkit("run", str(demo_workbook), "--out", "out", "--units", unit,
-              "-p", "leadership", "市直机关工委\"测试\"", "-p", "period.label", "2020年度",
-              "--period-start", "2020-01-01", "--period-end", "2020-12-31", cwd=tmp_path)
+    reportkit(
+        "run",
+        str(demo_workbook),
+        "--out",
+        "out",
+        "--units",
+        unit,
+        "-p",
+        "leadership",
+        '市直机关工委"测试"',
+        "-p",
+        "period.label",
+        "2020年度",
+        "--period-start",
+        "2020-01-01",
+        "--period-end",
+        "2020-12-31",
+        cwd=tmp_path,
+    )
     m = manifest(tmp_path / "out")
     assert [u["unit"] for u in m["units"]] == [unit]
     unit_dir = tmp_path / "out" / m["units"][0]["dir"]
@@ -147,7 +196,7 @@ def test_params_and_period_change_the_output(demo_workbook: Path, tmp_path: Path
     assert stats["period"] == {"start": "2020-01-01", "end": "2020-12-31", "label": "2020年度"}
     assert list(stats["counts_by_year"]) == ["2020"]
     text = visible_text((unit_dir / "report.html").read_text(encoding="utf-8")).replace("\n", "")
-    assert "市直机关工委\"测试\"" in text
+    assert '市直机关工委"测试"' in text
     assert f"{stats['org_name']}关于2020年度党建工作情况的报告" in text
     assert "2020年12月31日" in text
     activities = pd.read_parquet(tmp_path / "build" / "dataset" / "activities.parquet")
@@ -156,8 +205,16 @@ def test_params_and_period_change_the_output(demo_workbook: Path, tmp_path: Path
 
 
 def test_units_subset_and_unknown_unit(demo_workbook: Path, tmp_path: Path):
-    proc = reportkit("run", str(demo_workbook), "--out", "out", "--units", "不存在的单位",
-                     cwd=tmp_path, check=False)
+    proc = reportkit(
+        "run",
+        str(demo_workbook),
+        "--out",
+        "out",
+        "--units",
+        "不存在的单位",
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "不存在的单位" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out" / "manifest.json").exists()
