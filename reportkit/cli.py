@@ -296,5 +296,21 @@ def run(
         sys.exit(1)
 
 
+def entry() -> None:
+    """The console script: click's own usage errors get a Chinese lead line and exit code 2."""
+    try:
+        main.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("reportkit：已中断。", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:
+        hint = f"（运行 {exc.ctx.command_path} --help 查看用法）" if exc.ctx else ""
+        click.echo(f"reportkit：用法错误：{exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"reportkit：{exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+
+
 if __name__ == "__main__":
-    main()
+    entry()

@@ -421,8 +421,9 @@ _registered: set[str] = set()
 def configure_matplotlib(fonts: Mapping[str, Any] | None = None, role: str = "heiti") -> str:
     """Make matplotlib draw CJK with the role's font; returns the family name to use.
 
-    Also turns off the Unicode minus (not in every CJK font) and keeps SVG text as paths, so
-    charts look the same on machines without the font.
+    Also turns off the Unicode minus (not in every CJK font) and writes SVG text as text that
+    names the family: WeasyPrint then draws it with the embedded font subset, twice as fast as
+    glyph outlines and selectable in the PDF; a browser without the family uses its own CJK font.
     """
     import matplotlib
 
@@ -431,6 +432,6 @@ def configure_matplotlib(fonts: Mapping[str, Any] | None = None, role: str = "he
     rc["font.family"] = [family]
     rc["font.sans-serif"] = [family, *[f for f in rc["font.sans-serif"] if f != family]]
     rc["axes.unicode_minus"] = False
-    rc["svg.fonttype"] = "path"
+    rc["svg.fonttype"] = "none"
     rc["pdf.fonttype"] = 42
     return family

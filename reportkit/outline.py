@@ -109,11 +109,11 @@ def org_short(org_name: str) -> str:
     return f"{match.group(1)}党委" if match else org_name
 
 
-def join_cn(items: list[str], limit: int = 8) -> str:
-    """、-joined list, cut with 等N个 when long, so one paragraph never lists fifty branches."""
+def join_cn(items: list[str], noun: str = "", limit: int = 8) -> str:
+    """、-joined list, cut to 「a、b等N个党支部」 when long, so a paragraph never lists fifty."""
     if len(items) <= limit:
         return "、".join(items)
-    return "、".join(items[:limit]) + f"等{len(items)}个"
+    return "、".join(items[:limit]) + f"等{len(items)}个{noun}"
 
 
 @cache

@@ -56,7 +56,7 @@ def set_dotted(params: dict[str, Any], dotted_key: str, raw_value: str) -> None:
     """Apply one `-p KEY VALUE`: KEY may be dotted, VALUE is parsed as YAML."""
     try:
         value = yaml.safe_load(raw_value) if raw_value.strip() else ""
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # PyYAML raises ValueError for 2019-02-30
         value = raw_value
     parts = [p for p in dotted_key.split(".") if p]
     if not parts:
@@ -100,7 +100,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise UsageError(f"参数文件不存在：{path}") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise UsageError(f"参数文件 {path} 不是有效的 YAML：{exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"参数文件 {path} 的顶层应为键值映射")

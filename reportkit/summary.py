@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,20 @@ class Summary:
     def load(cls, stats_paths: Sequence[str], title: str, params: Mapping[str, Any]) -> Summary:
         units = [json.loads(Path(p).read_text(encoding="utf-8")) for p in stats_paths]
         return cls(units, title, params)
+
+    def common_prefix(self) -> str:
+        """The start all unit names share (e.g. 国家税务总局某市), when long enough to drop in
+        tables: wide names squeeze every other column of a portrait page."""
+        names = [u["unit"] for u in self.units]
+        if len(names) < 2:
+            return ""
+        prefix = os.path.commonprefix(names)
+        shortest = min(len(n) for n in names)
+        prefix = prefix[: min(len(prefix), shortest - 2)]
+        return prefix if len(prefix) >= 4 else ""
+
+    def short_name(self, unit: str) -> str:
+        return unit.removeprefix(self.common_prefix()) or unit
 
     def _rules(self) -> list[str]:
         return list(dict.fromkeys(e["rule"] for u in self.units for e in u["compliance"]))
@@ -66,6 +81,7 @@ class Summary:
             "short_units": sum(1 for u in units if u.get("branches_short")),
             "short_branches": sum(len(u.get("branches_short") or []) for u in units),
             "failed": list(self.params.get("failed_units") or []),
+            "prefix": self.common_prefix(),
         }
 
     def tables(self) -> dict[str, Block]:
@@ -75,7 +91,7 @@ class Summary:
             ratio = u["staffing"].get("ratio")
             overview_rows.append(
                 [
-                    u["unit"],
+                    self.short_name(u["unit"]),
                     *(u["counts"].get(t, 0) for t in KEY_TYPES),
                     len(u["branches"]),
                     len(u.get("branches_short") or []),
@@ -89,7 +105,7 @@ class Summary:
                 judged = self._judged(u, rule)
                 met = sum(1 for e in judged if e["status"] == "达到一般要求")
                 cells.append(f"{met}/{len(judged)}" if judged else "—")
-            compliance_rows.append([u["unit"], *cells])
+            compliance_rows.append([self.short_name(u["unit"]), *cells])
         ranked = sorted(
             self.units,
             key=lambda u: (
@@ -100,7 +116,7 @@ class Summary:
         ranking_rows = [
             [
                 index,
-                u["unit"],
+                self.short_name(u["unit"]),
                 "—" if self.compliance_rate(u) is None else f"{self.compliance_rate(u) * 100:.1f}%",
                 sum(u["counts"].values()),
                 f"{sum(u['counts'].values()) / max(len(u['branches']), 1):.1f}",
@@ -146,7 +162,7 @@ class Summary:
                 met = sum(1 for e in judged if e["status"] == "达到一般要求")
                 row.append(_share(met, len(judged)))
             values.append(row)
-        names = [u["unit"] for u in self.units]
+        names = [self.short_name(u["unit"]) for u in self.units]
         return {
             "compliance": charts.heatmap(
                 names,

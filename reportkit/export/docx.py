@@ -720,7 +720,7 @@ def blocks_to_docx(
     if title is None:
         title = next((_text(b.get("text")) for b in blocks if b.get("kind") == "title"), "")
     props = doc.core_properties
-    props.title = title or ""
+    props.title = (title or "")[:255]  # Word's core properties hold at most 255 characters
     props.language = "zh-CN"
     props.author = "reportkit"
     props.last_modified_by = "reportkit"

@@ -159,7 +159,7 @@ class HostileRun:
         return self.out / entry["dir"]
 
     def rendered(self) -> list[str]:
-        """Units whose reports were written (the 300-character one fails: see LONG_NAME_BUG)."""
+        """Units whose reports were written."""
         return [u["unit"] for u in self.manifest["units"] if u["status"] == "ok"]
 
 
@@ -267,24 +267,15 @@ def unit_outputs(run: HostileRun, unit: str) -> dict[str, str]:
 # The run itself
 
 
-LONG_NAME_BUG = (
-    "reportkit/export/docx.py blocks_to_docx sets core_properties.title to the full report "
-    "title; python-docx refuses more than 255 characters (ValueError), so a unit with a long "
-    "name fails its DOCX export and the run exits 1"
-)
-
-
 def test_run_succeeds_for_every_other_unit(hostile: HostileRun) -> None:
     assert "Traceback" not in hostile.proc.stderr
     units = {u["unit"]: u for u in hostile.manifest["units"]}
     assert set(units) == set(_expected_rows())
-    for unit, entry in units.items():
-        if unit != LONG_NAME:
-            assert entry["status"] == "ok", entry
-            assert set(entry["outputs"]) == {"ipynb", "html", "pdf", "docx"}
+    for entry in units.values():
+        assert entry["status"] == "ok", entry
+        assert set(entry["outputs"]) == {"ipynb", "html", "pdf", "docx"}
 
 
-@pytest.mark.xfail(strict=True, reason=LONG_NAME_BUG)
 def test_a_300_character_unit_name_renders_every_format(hostile: HostileRun) -> None:
     entry = next(u for u in hostile.manifest["units"] if u["unit"] == LONG_NAME)
     assert entry["status"] == "ok", entry["error"]
@@ -307,7 +298,7 @@ def test_each_kernel_counted_only_its_own_rows(hostile: HostileRun) -> None:
 
 
 def test_no_unit_output_holds_another_units_strings(hostile: HostileRun) -> None:
-    assert len(hostile.rendered()) >= len(_expected_rows()) - 1
+    assert len(hostile.rendered()) == len(_expected_rows())
     for unit in hostile.rendered():
         mine = next((k for k, v in CANARY.items() if v == unit), None)
         foreign_tokens = [f"KNR{k}" for k in CANARY if k != mine]
