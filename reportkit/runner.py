@@ -219,7 +219,6 @@ def _worker_init(log_path: str | None) -> None:
 
 def execute_job(job: UnitJob) -> UnitResult:
     """Run one notebook with papermill, export it, and move every file into place atomically."""
-    import nbformat
     import papermill
 
     from reportkit.document import blocks_of_notebook
@@ -238,7 +237,7 @@ def execute_job(job: UnitJob) -> UnitResult:
     outputs: dict[str, str] = {}
     try:
         try:
-            papermill.execute_notebook(
+            nb = papermill.execute_notebook(
                 str(job.notebook),
                 str(executed),
                 parameters=parameters,
@@ -263,7 +262,6 @@ def execute_job(job: UnitJob) -> UnitResult:
                 time.perf_counter() - started,
                 _describe(exc),
             )
-        nb = nbformat.read(executed, as_version=4)
         rendered: dict[str, bytes] = {}
         page = notebook_to_html(nb)
         if "html" in job.formats:
