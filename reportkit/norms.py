@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from reportkit.errors import UsageError
+from reportkit.params import as_date
 
 MET = "达到一般要求"
 SHORT = "未达到一般要求"
@@ -43,18 +44,9 @@ class PeriodLike(Protocol):
 # --------------------------------------------------------------------------- calendar
 
 
-def as_date(value: Any) -> dt.date | None:
-    """A params value (ISO string, date or datetime) as a date; None when empty."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise UsageError(f"参数 norms 中的日期无效（应为 YYYY-MM-DD）：{value!r}") from None
+def optional_date(value: Any, key: str) -> dt.date | None:
+    """A rule's since/until: empty means open-ended."""
+    return None if value is None or value == "" else as_date(value, key)
 
 
 def _check_per(per: str) -> str:
@@ -236,7 +228,8 @@ def check_compliance(
     for name, rule in rules:
         per = _check_per(str(rule.get("per") or "month"))
         minimum = _numeric_min(rule)
-        since, until = as_date(rule.get("since")), as_date(rule.get("until"))
+        since = optional_date(rule.get("since"), f"norms.{name}.since")
+        until = optional_date(rule.get("until"), f"norms.{name}.until")
         keys = judged_periods(period.start, period.end, per, since, until)
         if len(dated):
             of_type = dated["type"].isin(_rule_types(name, rule)).fillna(False).astype(bool)

@@ -16,7 +16,7 @@ from typing import Any
 
 import jinja2
 
-from reportkit.document import Block
+from reportkit.document import Block, bundle
 
 #: Parts of a unit report, in order; the notebook shows one per cell.
 PARTS: tuple[str, ...] = ("title", "part1", "part2", "part3", "signature", "appendix")
@@ -127,6 +127,47 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(cn_date=cn_date, percent=percent, join_cn=join_cn)
     return env
+
+
+class OutlineDocument:
+    """A document rendered part by part from one wording template, cached per part.
+
+    Subclasses say which template, what context the wording sees, and which tables and
+    figures it may place; this class renders and displays. UnitReport and Summary share it.
+    """
+
+    template: str
+    params: Mapping[str, Any]
+
+    def __init__(self) -> None:
+        self._parts: dict[str, list[Block]] = {}
+
+    def context(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def tables(self) -> dict[str, Block]:
+        return {}
+
+    def figures(self, part: str) -> dict[str, Block]:
+        return {}
+
+    def blocks(self, part: str) -> list[Block]:
+        if part not in self._parts:
+            self._parts[part] = render_part(
+                self.template,
+                part,
+                self.context(),
+                narrative=self.params.get("narrative") or {},
+                tables=self.tables(),
+                figures=self.figures(part),
+            )
+        return self._parts[part]
+
+    def show(self, part: str) -> None:
+        """Display one part in a notebook: HTML for readers, blocks for the exporters."""
+        from IPython.display import display
+
+        display(bundle(self.blocks(part)), raw=True)
 
 
 def render_part(

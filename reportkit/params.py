@@ -30,7 +30,8 @@ class Period:
         return {"start": self.start.isoformat(), "end": self.end.isoformat(), "label": self.label}
 
 
-def _as_date(value: Any, key: str) -> dt.date:
+def as_date(value: Any, key: str) -> dt.date:
+    """A params value (ISO string, date or datetime) as a date; a usage error names `key`."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -88,8 +89,8 @@ def unit_params(params: Mapping[str, Any], unit: str) -> dict[str, Any]:
 
 def period_of(params: Mapping[str, Any]) -> Period:
     period = params.get("period") or {}
-    start = _as_date(period.get("start") or "2017-10-18", "period.start")
-    end = _as_date(period.get("end") or dt.date.today(), "period.end")
+    start = as_date(period.get("start") or "2017-10-18", "period.start")
+    end = as_date(period.get("end") or dt.date.today(), "period.end")
     if end < start:
         raise UsageError(f"报告期结束日期 {end} 早于开始日期 {start}")
     return Period(start, end, str(period.get("label") or "党的十九大以来"))

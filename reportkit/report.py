@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reportkit import charts, stats
 from reportkit.dataset import load_unit
-from reportkit.document import Block, bundle
+from reportkit.document import Block
 from reportkit.layout import write_json_atomic
-from reportkit.outline import PARTS, render_part
+from reportkit.outline import PARTS, OutlineDocument
 from reportkit.params import Period, load_params, unit_params
 
 TEMPLATE = "unit_report.j2"
@@ -30,12 +29,16 @@ def _number(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
-@dataclass
-class UnitReport:
-    stats: dict[str, Any]
-    params: Mapping[str, Any]
-    sessions: list[dict[str, Any]]
-    _parts: dict[str, list[Block]] = field(default_factory=dict, repr=False)
+class UnitReport(OutlineDocument):
+    template = TEMPLATE
+
+    def __init__(
+        self, stats: dict[str, Any], params: Mapping[str, Any], sessions: list[dict[str, Any]]
+    ) -> None:
+        super().__init__()
+        self.stats = stats
+        self.params = params
+        self.sessions = sessions
 
     @classmethod
     def build(
@@ -238,32 +241,16 @@ class UnitReport:
                 }
         return {}
 
-    def blocks(self, part: str) -> list[Block]:
-        if part not in self._parts:
-            context = {
-                "s": self.stats,
-                "f": self.facts(),
-                "c": self.stats["counts"],
-                "dn": self.display_name,
-                "leadership": self.params.get("leadership") or "上级党组织",
-                "report_date": self.params.get("report_date") or self.stats["period"]["end"],
-                "attendance_rate": self.stats["attendance"].get("rate"),
-            }
-            self._parts[part] = render_part(
-                TEMPLATE,
-                part,
-                context,
-                narrative=self.params.get("narrative") or {},
-                tables=self.tables(),
-                figures=self.figures(part),
-            )
-        return self._parts[part]
-
-    def show(self, part: str) -> None:
-        """Display one part in the notebook (HTML for people, blocks for the exporters)."""
-        from IPython.display import display
-
-        display(bundle(self.blocks(part)), raw=True)
+    def context(self) -> dict[str, Any]:
+        return {
+            "s": self.stats,
+            "f": self.facts(),
+            "c": self.stats["counts"],
+            "dn": self.display_name,
+            "leadership": self.params.get("leadership") or "上级党组织",
+            "report_date": self.params.get("report_date") or self.stats["period"]["end"],
+            "attendance_rate": self.stats["attendance"].get("rate"),
+        }
 
     def all_blocks(self) -> list[Block]:
         return [block for part in PARTS for block in self.blocks(part)]

@@ -393,10 +393,31 @@ def run(options: RunOptions) -> RunResult:
         try:
             for issue in ingest.issues:
                 log.warning("%s", issue)
-            return _run_locked(options, params, period, formats, fonts, dataset_dir, selected, dirs)
+            plan = _Plan(options, params, period, formats, fonts, dataset_dir, out.resolve())
+            return _run_locked(plan, selected, dirs)
         finally:
             log.removeHandler(handler)
             handler.close()
+
+
+@dataclass
+class _Plan:
+    """What every step of one run shares, settled before any notebook starts."""
+
+    options: RunOptions
+    params: dict[str, Any]
+    period: Any
+    formats: tuple[str, ...]
+    fonts: dict[str, Any]
+    dataset_dir: Path
+    out: Path
+    previous: dict[str, dict[str, Any]] = field(default_factory=dict)
+    code: str = ""
+
+    @property
+    def render(self) -> dict[str, Any]:
+        """How notebooks draw: the resolved fonts, and PNG charts only when DOCX wants them."""
+        return {"fonts": self.fonts, "png": "docx" in self.formats}
 
 
 @dataclass
@@ -445,22 +466,13 @@ def _remove_stale_temporaries(out: Path) -> None:
                 stale.unlink(missing_ok=True)
 
 
-def _run_locked(
-    options: RunOptions,
-    params: dict[str, Any],
-    period: Any,
-    formats: tuple[str, ...],
-    fonts: dict[str, Any],
-    dataset_dir: Path,
-    selected: list[str],
-    dirs: dict[str, str],
-) -> RunResult:
+def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunResult:
     from reportkit.dataset import unit_fingerprint
 
-    out = options.out.resolve()
+    options, period, formats, out = plan.options, plan.period, plan.formats, plan.out
     _remove_stale_temporaries(out)
-    previous = _previous_manifest(out)
-    code = code_fingerprint()
+    plan.previous = previous = _previous_manifest(out)
+    plan.code = code_fingerprint()
     notebook_hash = _sha256(options.notebook.read_bytes())
     log.info(
         "reportkit %s: %d units, formats %s, period %s",
@@ -473,14 +485,14 @@ def _run_locked(
     jobs: list[UnitJob] = []
     for unit in selected:
         unit_dir = out / dirs[unit]
-        p = unit_params(params, unit)
-        p["_render"] = {"fonts": fonts, "png": "docx" in formats}
+        p = unit_params(plan.params, unit)
+        p["_render"] = plan.render
         fingerprint = _sha256(
-            code.encode(),
+            plan.code.encode(),
             notebook_hash.encode(),
             _canonical(p),
             _canonical(period.to_json()),
-            unit_fingerprint(dataset_dir, unit).encode(),
+            unit_fingerprint(plan.dataset_dir, unit).encode(),
             ",".join(formats).encode(),
         )
         if not options.force and _is_current(previous.get(dirs[unit]), fingerprint, unit_dir):
@@ -497,7 +509,7 @@ def _run_locked(
                 stem="report",
                 parameters={
                     "unit": unit,
-                    "dataset": str(dataset_dir.resolve()),
+                    "dataset": str(plan.dataset_dir.resolve()),
                     "period_start": period.start.isoformat(),
                     "period_end": period.end.isoformat(),
                     "period_label": period.label,
@@ -506,7 +518,7 @@ def _run_locked(
                 formats=formats,
                 fingerprint=fingerprint,
                 timeout=options.timeout,
-                fonts=fonts,
+                fonts=plan.fonts,
             )
         )
     log.info("%d cached, %d to run", len(progress.results), len(jobs))
@@ -521,7 +533,7 @@ def _run_locked(
         progress.write("interrupted")
         raise
     ordered = [progress.results[u] for u in selected]
-    summary = _run_summary(options, params, period, formats, fonts, out, ordered, previous, code)
+    summary = _run_summary(plan, ordered)
     _write_index(out, period, ordered, summary)
     progress.write("complete", summary)
     for r in ordered:
@@ -593,37 +605,27 @@ def _execute_all(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_summary(
-    options: RunOptions,
-    params: dict[str, Any],
-    period: Any,
-    formats: tuple[str, ...],
-    fonts: dict[str, Any],
-    out: Path,
-    units: list[UnitResult],
-    previous: dict[str, Any],
-    code: str,
-) -> UnitResult | None:
+def _run_summary(plan: _Plan, units: list[UnitResult]) -> UnitResult | None:
+    options, formats, out = plan.options, plan.formats, plan.out
     good = [u for u in units if u.status in ("ok", "cached")]
     if not good:
         return None
-    summary_dir = out
-    shared = {k: v for k, v in params.items() if k != "units"}
+    shared = {k: v for k, v in plan.params.items() if k != "units"}
     shared["failed_units"] = [u.unit for u in units if u.status == "failed"]
-    shared["_render"] = {"fonts": fonts, "png": "docx" in formats}
+    shared["_render"] = plan.render
     fingerprint = _sha256(
-        code.encode(),
+        plan.code.encode(),
         _sha256(options.summary_notebook.read_bytes()).encode(),
         _canonical(shared),
         ",".join(formats).encode(),
         *(f"{u.unit}:{u.fingerprint}".encode() for u in units),
     )
-    entry = previous.get("")
-    if not options.force and _is_current(entry, fingerprint, summary_dir):
+    entry = plan.previous.get("")
+    if not options.force and _is_current(entry, fingerprint, out):
         return UnitResult("汇总", "", "cached", fingerprint, entry["outputs"], 0.0)
     job = UnitJob(
         name="汇总",
-        dir=summary_dir,
+        dir=out,
         notebook=options.summary_notebook,
         stem="summary",
         parameters={
@@ -634,7 +636,7 @@ def _run_summary(
         formats=formats,
         fingerprint=fingerprint,
         timeout=options.timeout,
-        fonts=fonts,
+        fonts=plan.fonts,
     )
     results: list[UnitResult] = []
     _execute_all([job], RunOptions(out=out, jobs=1, progress=False), results.append)

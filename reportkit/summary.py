@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reportkit import charts
-from reportkit.document import Block, bundle
-from reportkit.outline import render_part
+from reportkit.document import Block
+from reportkit.outline import OutlineDocument
 from reportkit.stats import display_name
 
 TEMPLATE = "summary.j2"
@@ -23,12 +22,14 @@ def _share(met: int, judged: int) -> float | None:
     return met / judged if judged else None
 
 
-@dataclass
-class Summary:
-    units: list[dict[str, Any]]
-    title: str
-    params: Mapping[str, Any]
-    _parts: dict[str, list[Block]] = field(default_factory=dict, repr=False)
+class Summary(OutlineDocument):
+    template = TEMPLATE
+
+    def __init__(self, units: list[dict[str, Any]], title: str, params: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.units = units
+        self.title = title
+        self.params = params
 
     @classmethod
     def load(cls, stats_paths: Sequence[str], title: str, params: Mapping[str, Any]) -> Summary:
@@ -173,21 +174,6 @@ class Summary:
             )
         }
 
-    def blocks(self, part: str) -> list[Block]:
-        if part not in self._parts:
-            label = self.units[0]["period"]["label"] if self.units else ""
-            context = {"units": self.units, "f": self.facts(), "title": self.title, "label": label}
-            self._parts[part] = render_part(
-                TEMPLATE,
-                part,
-                context,
-                narrative=self.params.get("narrative") or {},
-                tables=self.tables(),
-                figures=self.figures(part),
-            )
-        return self._parts[part]
-
-    def show(self, part: str) -> None:
-        from IPython.display import display
-
-        display(bundle(self.blocks(part)), raw=True)
+    def context(self) -> dict[str, Any]:
+        label = self.units[0]["period"]["label"] if self.units else ""
+        return {"units": self.units, "f": self.facts(), "title": self.title, "label": label}

@@ -79,6 +79,19 @@ def _set_run_fonts(rpr: Any, family: str) -> None:
         rfonts.set(_qn(attr), family)
 
 
+#: The order of CT_RPr's children (ECMA-376): Word rejects run properties out of this order, so
+#: a new child is inserted before the first of the children that must follow it.
+_RPR_ORDER = (
+    "w:color", "w:spacing", "w:w", "w:kern", "w:position", "w:sz", "w:szCs", "w:highlight",
+    "w:u", "w:effect", "w:bdr", "w:shd", "w:fitText", "w:vertAlign", "w:rtl", "w:cs", "w:em",
+    "w:lang", "w:eastAsianLayout", "w:specVanish", "w:oMath",
+)  # fmt: skip
+
+
+def _rpr_successors(tag: str) -> tuple[str, ...]:
+    return _RPR_ORDER[_RPR_ORDER.index(tag) + 1 :]
+
+
 def _set_black(rpr: Any) -> None:
     from docx.oxml import OxmlElement
 
@@ -86,30 +99,7 @@ def _set_black(rpr: Any) -> None:
         rpr.remove(color)
     color = OxmlElement("w:color")
     color.set(_qn("w:val"), "000000")
-    # w:color comes after w:b .. w:vanish and before w:spacing/w:sz in CT_RPr.
-    successors = (
-        "w:spacing",
-        "w:w",
-        "w:kern",
-        "w:position",
-        "w:sz",
-        "w:szCs",
-        "w:highlight",
-        "w:u",
-        "w:effect",
-        "w:bdr",
-        "w:shd",
-        "w:fitText",
-        "w:vertAlign",
-        "w:rtl",
-        "w:cs",
-        "w:em",
-        "w:lang",
-        "w:eastAsianLayout",
-        "w:specVanish",
-        "w:oMath",
-    )
-    rpr.insert_element_before(color, *successors)
+    rpr.insert_element_before(color, *_rpr_successors("w:color"))
 
 
 def _set_condensed(rpr: Any, twips: int) -> None:
@@ -119,28 +109,7 @@ def _set_condensed(rpr: Any, twips: int) -> None:
     _remove(rpr, "w:spacing")
     spacing = OxmlElement("w:spacing")
     spacing.set(_qn("w:val"), str(twips))
-    rpr.insert_element_before(
-        spacing,
-        "w:w",
-        "w:kern",
-        "w:position",
-        "w:sz",
-        "w:szCs",
-        "w:highlight",
-        "w:u",
-        "w:effect",
-        "w:bdr",
-        "w:shd",
-        "w:fitText",
-        "w:vertAlign",
-        "w:rtl",
-        "w:cs",
-        "w:em",
-        "w:lang",
-        "w:eastAsianLayout",
-        "w:specVanish",
-        "w:oMath",
-    )
+    rpr.insert_element_before(spacing, *_rpr_successors("w:spacing"))
 
 
 def _remove(parent: Any, *tags: str) -> None:
