@@ -35,7 +35,7 @@ BIN = Path(sys.executable).parent
 WORK = HERE / "work"
 RESULTS = HERE / "results"
 SCENARIOS = {"S": (10, 20_000), "M": (30, 100_000), "L": (100, 200_000)}
-NAIVE_SAMPLE = {"S": 10, "M": 8, "L": 6}  # units the naive loop runs before extrapolating
+NAIVE_SAMPLE = {"S": 5, "M": 4, "L": 4}  # units the naive loop runs before extrapolating
 
 
 def children_cpu() -> float:

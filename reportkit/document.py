@@ -9,7 +9,7 @@ Block kinds (all plain JSON):
   {"kind": "title", "text"}
   {"kind": "heading", "level": 1|2|3, "text"}        一、 / （一） / 1.
   {"kind": "paragraph", "text", "align": "justify"|"center"|"right", "lead"?}  lead: bold opening
-  {"kind": "table", "caption", "columns": [str], "rows": [[str]]}
+  {"kind": "table", "caption", "columns": [str], "rows": [[str]], "compact"?: bool}
   {"kind": "figure", "caption", "mime": "image/svg+xml"|"image/png", "data": base64}
   {"kind": "signature", "lines": [str]}               organisation, date; right-aligned
   {"kind": "page_break"}

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,15 @@ _REASONS = {
     errno.EPERM: "没有写入权限",
     errno.ENOENT: "目录不存在",
 }
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
 
 
 def os_reason(exc: OSError) -> str:
@@ -82,25 +91,53 @@ def assign_dirs(units: Iterable[str]) -> dict[str, str]:
     return {unit: safe_dirname(unit, taken) for unit in units}
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename over it."""
+def write_atomically(path: Path, write: Callable[[Path], None], *, overwrite: bool = True) -> Path:
+    """Call `write(tmp)` on a temporary file beside `path`, fsync it, then move it into place.
+
+    A crash, a full disk or Ctrl-C mid-write leaves the old file (or none) at `path`, never a
+    truncated one. With `overwrite=False` an existing file is never replaced, even one that
+    appears while we write (FileExistsError).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise OutputError(f"无法写入输出目录 {path.parent}：{os_reason(exc)}") from exc
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            # mkstemp makes the file private (0600); outputs are shared like any new file.
+            os.fchmod(handle.fileno(), 0o666 & ~_UMASK)
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"写入 {path} 失败：{os_reason(exc)}") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _move_no_clobber(tmp, path)
+    except FileExistsError:
         raise
+    except OSError as exc:
+        raise OutputError(f"写入 {path} 失败：{os_reason(exc)}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _move_no_clobber(tmp: Path, path: Path) -> None:
+    """Move tmp to path unless path exists (a hard link where supported, else a checked rename)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (some network or FAT shares)
+        if path.exists():
+            raise FileExistsError(path) from None
+        os.replace(tmp, path)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    write_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -191,6 +191,7 @@ class UnitReport(OutlineDocument):
             "sessions": {
                 "kind": "table",
                 "caption": "",
+                "compact": True,
                 "columns": ["日期", "类型", "主题", "主讲（主持）"],
                 "rows": [
                     [

@@ -8,10 +8,7 @@ shares: formula neutralisation (`safe_cell_value`) and refuse-to-overwrite atomi
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,8 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from reportkit.errors import OutputError, UsageError
+from reportkit import layout
+from reportkit.errors import UsageError
 from reportkit.schema import SHEETS, Column, Kind, Sheet
 from reportkit.vocabulary import (
     ACTIVITY_TYPES,
@@ -151,54 +149,14 @@ def check_writable(paths: Sequence[Path], force: bool) -> None:
 
 
 def write_atomically(path: Path, write: Callable[[Path], None], *, force: bool = False) -> Path:
-    """Call `write(tmp)` on a temporary file beside `path`, then move it into place.
-
-    Why: a crash or Ctrl-C mid-write must never leave a half-written workbook under the real
-    name, and a reader (Excel, another run) must see either the old file or the new one.
-    Without `force` an existing file is never replaced, even if it appears while we write.
-    """
+    """Write a workbook the kit makes through layout.write_atomically; never overwrite unless
+    `force`, so `template` and `demo` cannot destroy an analyst's filled-in log."""
     path = Path(path)
     check_writable([path], force)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"无法写入 {path}：{exc.strerror or exc}") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the file from colleagues
-        if force:
-            os.replace(tmp, path)
-        else:
-            _move_no_clobber(tmp, path)
+        return layout.write_atomically(path, write, overwrite=force)
     except FileExistsError:
         raise UsageError(f"文件已存在，未覆盖：{path}") from None
-    except OSError as exc:
-        raise OutputError(f"无法写入 {path}：{exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return path
-
-
-def _move_no_clobber(tmp: Path, path: Path) -> None:
-    """Move tmp to path unless path exists (hard link where supported, else a checked rename)."""
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise
-    except OSError:  # no hard links here (some network or FAT shares)
-        if path.exists():
-            raise FileExistsError(path) from None
-        os.replace(tmp, path)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # --------------------------------------------------------------------------- template
