@@ -170,6 +170,7 @@ def _write_dataset(out_dir: Path, result: IngestResult, meta: dict[str, Any]) ->
         for table in TABLES:
             frame = _unit_order(result.tables[table], result.units)
             _write_table(frame, tmp / f"{table}.parquet")
+        meta["fingerprints"] = _all_fingerprints(tmp, result.units)
         (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
         if out_dir.exists():
             old = parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
@@ -272,19 +273,49 @@ def load_unit(dataset_dir: Path | str, unit: str) -> UnitData:
     return UnitData(unit=unit, **tables)
 
 
-def unit_fingerprint(dataset_dir: Path | str, unit: str) -> str:
+def _digest(unit: str, frames: Mapping[str, pd.DataFrame]) -> str:
     """sha256 over one unit's values in every table, to tell whether its report must rerun.
 
     Provenance (_file, _sheet, _row) is left out: renaming a file or inserting rows above a
     unit's rows changes no figure. Row order is kept in: reordering rows can reorder appendix
     tables, so it counts as a change (a rerun costs seconds; a stale report costs more).
     """
-    data = load_unit(dataset_dir, unit)
     digest = hashlib.sha256(f"reportkit-dataset-{DATASET_FORMAT}\n{unit}\n".encode())
     for table in TABLES:
-        frame = getattr(data, table)
+        frame = frames[table]
         frame = frame.drop(columns=[c for c in PROVENANCE if c in frame.columns])
         digest.update(f"\n[{table}]\n".encode())
         text = frame.to_json(orient="split", index=False, date_format="iso", force_ascii=False)
         digest.update(text.encode("utf-8"))
     return digest.hexdigest()
+
+
+def _all_fingerprints(dataset_dir: Path, units: Sequence[str]) -> dict[str, str]:
+    """Every unit's fingerprint from one read of each table (not one read per unit)."""
+    tables = load_tables(dataset_dir)
+    groups = {
+        table: {
+            unit: rows.reset_index(drop=True) for unit, rows in frame.groupby("unit", sort=False)
+        }
+        for table, frame in tables.items()
+    }
+    return {
+        unit: _digest(unit, {t: groups[t].get(unit, tables[t].iloc[0:0]) for t in TABLES})
+        for unit in units
+    }
+
+
+def unit_fingerprints(dataset_dir: Path | str) -> dict[str, str]:
+    """Fingerprints of all units, stored at ingest so that a re-run reads no table at all."""
+    dataset_dir = Path(dataset_dir)
+    meta = read_meta(dataset_dir)
+    stored = meta.get("fingerprints")
+    if isinstance(stored, dict) and set(stored) >= set(meta.get("units", [])):
+        return dict(stored)
+    return _all_fingerprints(dataset_dir, meta.get("units", []))
+
+
+def unit_fingerprint(dataset_dir: Path | str, unit: str) -> str:
+    """One unit's fingerprint, computed from its rows as load_unit reads them."""
+    data = load_unit(dataset_dir, unit)
+    return _digest(unit, {table: getattr(data, table) for table in TABLES})

@@ -373,7 +373,8 @@ def run(options: RunOptions) -> RunResult:
 
     # Validation comes first: a run with bad data writes nothing into OUT.
     dataset_dir = options.cache_dir / "dataset"
-    ingest = ingest_to_dataset(data, dataset_dir, extra_types=extra_types)
+    # Keep only the issues: the parsed tables are on disk now and need not stay in memory.
+    issues = ingest_to_dataset(data, dataset_dir, extra_types=extra_types).issues
     all_units = list_units(dataset_dir)
     selected = all_units
     if options.units:
@@ -391,7 +392,7 @@ def run(options: RunOptions) -> RunResult:
     with out_lock(out), _terminate_as_interrupt():
         handler = _setup_log(out)
         try:
-            for issue in ingest.issues:
+            for issue in issues:
                 log.warning("%s", issue)
             plan = _Plan(options, params, period, formats, fonts, dataset_dir, out.resolve())
             return _run_locked(plan, selected, dirs)
@@ -467,9 +468,10 @@ def _remove_stale_temporaries(out: Path) -> None:
 
 
 def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunResult:
-    from reportkit.dataset import unit_fingerprint
+    from reportkit.dataset import unit_fingerprints
 
     options, period, formats, out = plan.options, plan.period, plan.formats, plan.out
+    rows_fingerprints = unit_fingerprints(plan.dataset_dir)
     _remove_stale_temporaries(out)
     plan.previous = previous = _previous_manifest(out)
     plan.code = code_fingerprint()
@@ -492,7 +494,7 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
             notebook_hash.encode(),
             _canonical(p),
             _canonical(period.to_json()),
-            unit_fingerprint(plan.dataset_dir, unit).encode(),
+            rows_fingerprints[unit].encode(),
             ",".join(formats).encode(),
         )
         if not options.force and _is_current(previous.get(dirs[unit]), fingerprint, unit_dir):
@@ -522,8 +524,11 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
             )
         )
     log.info("%d cached, %d to run", len(progress.results), len(jobs))
+    workers = _Workers(options)
     try:
-        _execute_all(jobs, options, progress.record)
+        _execute_all(jobs, workers, progress.record, options.progress)
+        ordered = [progress.results[u] for u in selected]
+        summary = _run_summary(plan, ordered, workers)
     except KeyboardInterrupt:
         for job in jobs:
             if job.name not in progress.results:
@@ -532,8 +537,8 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
                 )
         progress.write("interrupted")
         raise
-    ordered = [progress.results[u] for u in selected]
-    summary = _run_summary(plan, ordered)
+    finally:
+        workers.close()
     _write_index(out, period, ordered, summary)
     progress.write("complete", summary)
     for r in ordered:
@@ -551,10 +556,46 @@ def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
         process.join(timeout=10)
 
 
+class _Workers:
+    """One process pool for the whole run (units, then the summary), started on first use:
+    each worker pays for importing papermill, nbconvert and WeasyPrint once, not per step."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def pool(self, jobs: int) -> cf.ProcessPoolExecutor:
+        if self._pool is None or getattr(self._pool, "_broken", False):
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+            options = self.options
+            workers = max(1, min(options.jobs or os.cpu_count() or 1, jobs))
+            log_path = str(options.out / "run.log") if options.out.is_dir() else None
+            self._pool = cf.ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(log_path,),
+            )
+        return self._pool
+
+    def stop(self) -> None:
+        """Terminate the workers now; their kernels notice their parent is gone and exit."""
+        if self._pool is not None:
+            _stop_workers(self._pool)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _execute_all(
-    jobs: list[UnitJob], options: RunOptions, on_result: Callable[[UnitResult], None]
+    jobs: list[UnitJob],
+    workers: _Workers,
+    on_result: Callable[[UnitResult], None],
+    progress: bool = False,
 ) -> None:
-    """Run jobs in a process pool, reporting each result as it arrives.
+    """Run jobs in the pool, reporting each result as it arrives.
 
     One unit's failure, even a worker process that dies, only fails that unit. Ctrl-C stops
     the workers and propagates after the results so far have been reported.
@@ -563,19 +604,10 @@ def _execute_all(
 
     if not jobs:
         return
-    workers = max(1, min(options.jobs or os.cpu_count() or 1, len(jobs)))
     bar = tqdm(
-        total=len(jobs),
-        unit="单位",
-        desc="生成报告",
-        disable=not options.progress,
-        dynamic_ncols=True,
+        total=len(jobs), unit="单位", desc="生成报告", disable=not progress, dynamic_ncols=True
     )
-    context = multiprocessing.get_context("spawn")
-    log_path = str(options.out / "run.log") if options.out.is_dir() else None
-    pool = cf.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_worker_init, initargs=(log_path,)
-    )
+    pool = workers.pool(len(jobs))
     try:
         futures = {pool.submit(execute_job, job): job for job in jobs}
         for future in cf.as_completed(futures):
@@ -598,14 +630,13 @@ def _execute_all(
             bar.update()
     except KeyboardInterrupt:
         log.warning("interrupted")
-        _stop_workers(pool)
+        workers.stop()
         raise
     finally:
         bar.close()
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_summary(plan: _Plan, units: list[UnitResult]) -> UnitResult | None:
+def _run_summary(plan: _Plan, units: list[UnitResult], workers: _Workers) -> UnitResult | None:
     options, formats, out = plan.options, plan.formats, plan.out
     good = [u for u in units if u.status in ("ok", "cached")]
     if not good:
@@ -639,7 +670,7 @@ def _run_summary(plan: _Plan, units: list[UnitResult]) -> UnitResult | None:
         fonts=plan.fonts,
     )
     results: list[UnitResult] = []
-    _execute_all([job], RunOptions(out=out, jobs=1, progress=False), results.append)
+    _execute_all([job], workers, results.append)
     results[0].dir = ""
     return results[0]
 
