@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from openpyxl.utils import get_column_letter
+
 from reportkit.schema import ACTIVITIES, DISCIPLINE, MEMBERS, UNITS
 from reportkit.vocabulary import ACTIVITY_TYPES
 from reportkit.workbook_template import check_writable, is_formula_like, write_atomically
@@ -1174,12 +1176,7 @@ class _SheetSpec:
 
 
 def _col_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+    return get_column_letter(index + 1)
 
 
 class _SharedStrings:

@@ -377,12 +377,9 @@ class _FileProblem(Exception):
 
 
 def _column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+    from openpyxl.utils import get_column_letter  # only when a message names a cell
+
+    return get_column_letter(index + 1)
 
 
 def _column_index(letters: str) -> int:

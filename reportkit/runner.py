@@ -253,15 +253,7 @@ def execute_job(job: UnitJob) -> UnitResult:
             if _is_whole_notebook(executed):
                 os.replace(executed, failed)
                 outputs["ipynb"] = failed.name
-            return UnitResult(
-                job.name,
-                job.dir.name,
-                "failed",
-                job.fingerprint,
-                outputs,
-                time.perf_counter() - started,
-                _describe(exc),
-            )
+            return _failed(job, outputs, started, exc)
         rendered: dict[str, bytes] = {}
         page = notebook_to_html(nb)
         if "html" in job.formats:
@@ -282,18 +274,24 @@ def execute_job(job: UnitJob) -> UnitResult:
             job.name, job.dir.name, "ok", job.fingerprint, outputs, time.perf_counter() - started
         )
     except Exception as exc:  # noqa: BLE001 - one unit's failure must not stop the others
-        return UnitResult(
-            job.name,
-            job.dir.name,
-            "failed",
-            job.fingerprint,
-            outputs,
-            time.perf_counter() - started,
-            _describe(exc),
-        )
+        return _failed(job, outputs, started, exc)
     finally:
         executed.unlink(missing_ok=True)
         stats_tmp.unlink(missing_ok=True)
+
+
+def _failed(
+    job: UnitJob, outputs: dict[str, str], started: float, exc: BaseException
+) -> UnitResult:
+    return UnitResult(
+        job.name,
+        job.dir.name,
+        "failed",
+        job.fingerprint,
+        outputs,
+        time.perf_counter() - started,
+        _describe(exc),
+    )
 
 
 def _is_whole_notebook(path: Path) -> bool:

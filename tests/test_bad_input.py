@@ -45,23 +45,13 @@ from openpyxl import Workbook
 from reportkit.cli import main
 from reportkit.demo import _SheetSpec
 from reportkit.demo import write_xlsx as write_fast_xlsx
+from reportkit.schema import ACTIVITIES
 
 BIN = Path(sys.executable).parent
 REPORTKIT = BIN / "reportkit"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
-HEADER = [
-    "日期",
-    "单位",
-    "党支部",
-    "活动类型",
-    "主题",
-    "应到人数",
-    "实到人数",
-    "时长",
-    "主持人",
-    "备注",
-]
+HEADER = [column.header for column in ACTIVITIES.columns]
 COLUMN = {name: i for i, name in enumerate(HEADER)}
 UNIT_HEADER = ["单位", "党组织名称", "机关工作人员总数", "专职党务工作人员数"]
 MEMBER_HEADER = ["姓名", "单位", "党支部", "党员类别", "党内职务", "是否专职党务"]

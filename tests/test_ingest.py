@@ -30,19 +30,9 @@ from reportkit.dataset import (
 )
 from reportkit.errors import Issue, UsageError, ValidationFailed
 from reportkit.ingest import IngestResult, read_workbooks
+from reportkit.schema import ACTIVITIES
 
-HEADER = [
-    "日期",
-    "单位",
-    "党支部",
-    "活动类型",
-    "主题",
-    "应到人数",
-    "实到人数",
-    "时长",
-    "主持人",
-    "备注",
-]
+HEADER = [column.header for column in ACTIVITIES.columns]
 MARCH_5 = pd.Timestamp("2019-03-05")
 
 

@@ -28,20 +28,10 @@ import yaml
 from openpyxl import Workbook
 
 from reportkit.layout import MAX_DIR_BYTES, assign_dirs, safe_dirname
+from reportkit.schema import ACTIVITIES
 from tests.e2e.conftest import REPO, reportkit
 
-HEADER = [
-    "日期",
-    "单位",
-    "党支部",
-    "活动类型",
-    "主题",
-    "应到人数",
-    "实到人数",
-    "时长",
-    "主持人",
-    "备注",
-]
+HEADER = [column.header for column in ACTIVITIES.columns]
 UNIT_HEADER = ["单位", "党组织名称", "机关工作人员总数", "专职党务工作人员数"]
 MEMBER_HEADER = ["姓名", "单位", "党支部", "党员类别", "党内职务", "是否专职党务"]
 DISCIPLINE_HEADER = ["日期", "单位", "党支部", "类别", "对象", "事由"]
