@@ -7,8 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= reports
 APT_FONTS := fonts-noto-cjk fonts-arphic-ukai
+# What the tests drive for real: a browser, PDF tools, LibreOffice (DOCX and .xls conversion).
+APT_TEST  := chromium poppler-utils libreoffice-writer-nogui libreoffice-calc-nogui
 
-.PHONY: setup fonts test lint report bench clean
+.PHONY: setup fonts test-tools test lint report bench clean
 
 setup: $(STAMP) fonts
 
@@ -28,7 +30,19 @@ fonts:
 	  echo "No CJK font found. Install one, e.g.: sudo apt-get install $(APT_FONTS)"; exit 1; \
 	fi
 
-test: setup
+test-tools:
+	@missing=""; for p in $(APT_TEST); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing test tools:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+	  echo "The tests need:$$missing. Install them, e.g.: sudo apt-get install$$missing"; exit 1; \
+	fi
+
+test: setup test-tools
 	$(BIN)/ruff check reportkit tests benchmarks
 	$(BIN)/python -m pytest -q
 
