@@ -14,15 +14,34 @@ Rows = Sequence[Sequence[Any] | None]
 WriteXlsx = Callable[..., Path]
 
 
+def write_workbook(
+    path: Path,
+    sheets: Mapping[str, Rows],
+    merge: Mapping[str, Sequence[str]] | None = None,
+) -> Path:
+    """A real .xlsx written by openpyxl: rows[0] is Excel row 1, None (or []) a blank row.
+
+    Cells hold dates, datetimes, numbers and formulas such as "=1/0" as Excel stores them;
+    `merge` maps a sheet to ranges such as ["A5:A6"].
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book = Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for r, row in enumerate(rows, start=1):
+            for c, value in enumerate(row or (), start=1):
+                if value is not None:
+                    sheet.cell(row=r, column=c, value=value)
+        for cells in (merge or {}).get(name, ()):
+            sheet.merge_cells(cells)
+    book.save(path)
+    return path
+
+
 @pytest.fixture
 def write_xlsx(tmp_path: Path) -> WriteXlsx:
-    """Write `{sheet name: rows}` to a real .xlsx and return its path.
-
-    A row is a list of cell values (None = empty cell; dates, datetimes, numbers and formulas
-    such as "=1/0" are written as Excel would store them) or None/[] for a blank row, so title
-    rows and blank rows sit exactly where a test puts them: rows[0] is Excel row 1.
-    `merge` maps a sheet to ranges such as ["A5:A6"]. A relative path lands in tmp_path.
-    """
+    """write_workbook with relative paths landing in tmp_path."""
 
     def write(
         path: str | Path,
@@ -30,21 +49,7 @@ def write_xlsx(tmp_path: Path) -> WriteXlsx:
         merge: Mapping[str, Sequence[str]] | None = None,
     ) -> Path:
         path = Path(path)
-        if not path.is_absolute():
-            path = tmp_path / path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        book = Workbook()
-        book.remove(book.active)
-        for name, rows in sheets.items():
-            sheet = book.create_sheet(name)
-            for r, row in enumerate(rows, start=1):
-                for c, value in enumerate(row or (), start=1):
-                    if value is not None:
-                        sheet.cell(row=r, column=c, value=value)
-            for cells in (merge or {}).get(name, ()):
-                sheet.merge_cells(cells)
-        book.save(path)
-        return path
+        return write_workbook(path if path.is_absolute() else tmp_path / path, sheets, merge)
 
     return write
 

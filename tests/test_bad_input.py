@@ -46,6 +46,7 @@ from reportkit.cli import main
 from reportkit.demo import _SheetSpec
 from reportkit.demo import write_xlsx as write_fast_xlsx
 from reportkit.schema import ACTIVITIES
+from tests.conftest import write_workbook
 
 BIN = Path(sys.executable).parent
 REPORTKIT = BIN / "reportkit"
@@ -68,24 +69,7 @@ def act(**changes: Any) -> list[Any]:
     return row
 
 
-def xlsx(
-    path: Path,
-    sheets: Mapping[str, Sequence[Sequence[Any] | None]],
-    merge: Mapping[str, Sequence[str]] | None = None,
-) -> Path:
-    """A real .xlsx written by openpyxl; rows[0] is Excel row 1, None is a blank row."""
-    book = Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        sheet = book.create_sheet(name)
-        for r, row in enumerate(rows, start=1):
-            for c, value in enumerate(row or (), start=1):
-                if value is not None:
-                    sheet.cell(row=r, column=c, value=value)
-        for cells in (merge or {}).get(name, ()):
-            sheet.merge_cells(cells)
-    book.save(path)
-    return path
+xlsx = write_workbook
 
 
 def patch_cells(path: Path, cells: Mapping[str, str]) -> Path:

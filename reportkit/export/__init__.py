@@ -15,6 +15,7 @@ Notebook metadata read here (all optional):
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +126,20 @@ def make_exporter(
     return ReportExporter
 
 
+def lazy_exporter(name: str, module: str, doc: str, **spec: Any) -> Callable[[str], Any]:
+    """A module `__getattr__` (PEP 562) that builds exporter `name` with make_exporter on first
+    access and keeps it in the module, so entry points resolve without importing nbconvert early."""
+
+    def module_getattr(attribute: str) -> Any:
+        if attribute != name:
+            raise AttributeError(f"module {module!r} has no attribute {attribute!r}")
+        cls = make_exporter(name, module, doc, **spec)
+        setattr(sys.modules[module], name, cls)
+        return cls
+
+    return module_getattr
+
+
 __all__ = [
     "BLOCKS_MIME",
     "CHAR_PT",
@@ -134,6 +149,7 @@ __all__ = [
     "PAGE_MM",
     "ReportMeta",
     "blocks_outputs",
+    "lazy_exporter",
     "make_exporter",
     "report_metadata",
 ]

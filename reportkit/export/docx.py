@@ -35,7 +35,7 @@ from reportkit.export import (
     TEXT_HEIGHT_MM,
     TEXT_WIDTH_MM,
     TITLE_PT,
-    make_exporter,
+    lazy_exporter,
     report_metadata,
 )
 from reportkit.fonts import ROLES, ResolvedFont, resolve_fonts
@@ -708,17 +708,12 @@ def notebook_to_docx(nb: Any, fonts: Mapping[str, Any] | None = None) -> bytes:
     return blocks_to_docx(blocks, meta.fonts if fonts is None else fonts, meta.title)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "ReportDOCXExporter":
-        cls = make_exporter(
-            name,
-            __name__,
-            "`jupyter nbconvert --to reportkit_docx`: the editable Word report, without code.",
-            mimetype=DOCX_MIME,
-            extension=".docx",
-            label="Report (reportkit DOCX)",
-            convert=notebook_to_docx,
-        )
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exporter(
+    "ReportDOCXExporter",
+    __name__,
+    "`jupyter nbconvert --to reportkit_docx`: the editable Word report, without code.",
+    mimetype=DOCX_MIME,
+    extension=".docx",
+    label="Report (reportkit DOCX)",
+    convert=notebook_to_docx,
+)

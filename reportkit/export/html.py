@@ -33,7 +33,7 @@ from reportkit.export import (
     TEXT_HEIGHT_MM,
     TITLE_PT,
     blocks_outputs,
-    make_exporter,
+    lazy_exporter,
     report_metadata,
 )
 from reportkit.fonts import ROLES, css_font_stack
@@ -181,17 +181,12 @@ def notebook_to_html(nb: Any) -> str:
     return render_page(body, meta.title, meta.lang, meta.fonts)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "ReportHTMLExporter":
-        cls = make_exporter(
-            name,
-            __name__,
-            "`jupyter nbconvert --to reportkit_html`: the offline report page, without code.",
-            mimetype="text/html",
-            extension=".html",
-            label="Report (reportkit HTML)",
-            convert=notebook_to_html,
-        )
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exporter(
+    "ReportHTMLExporter",
+    __name__,
+    "`jupyter nbconvert --to reportkit_html`: the offline report page, without code.",
+    mimetype="text/html",
+    extension=".html",
+    label="Report (reportkit HTML)",
+    convert=notebook_to_html,
+)

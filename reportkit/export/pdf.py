@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reportkit.errors import ReportkitError
-from reportkit.export import make_exporter, report_metadata
+from reportkit.export import lazy_exporter, report_metadata
 from reportkit.export.html import font_rules, notebook_to_html, render_page
 from reportkit.fonts import ROLES, ResolvedFont, css_family, css_font_faces, resolve_fonts
 
@@ -121,17 +121,12 @@ def notebook_to_pdf(nb: Any, fonts: Mapping[str, Any] | None = None) -> bytes:
     return html_to_pdf(notebook_to_html(nb), fonts)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "ReportPDFExporter":
-        cls = make_exporter(
-            name,
-            __name__,
-            "`jupyter nbconvert --to reportkit_pdf`: the official-format PDF, without code.",
-            mimetype="application/pdf",
-            extension=".pdf",
-            label="Report (reportkit PDF)",
-            convert=notebook_to_pdf,
-        )
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exporter(
+    "ReportPDFExporter",
+    __name__,
+    "`jupyter nbconvert --to reportkit_pdf`: the official-format PDF, without code.",
+    mimetype="application/pdf",
+    extension=".pdf",
+    label="Report (reportkit PDF)",
+    convert=notebook_to_pdf,
+)
