@@ -221,9 +221,9 @@ def _split_csv(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 @click.option(
     "--cache-dir",
     type=_PATHS,
-    default=Path("build"),
-    show_default=True,
-    help="Where the validated dataset is kept between runs.",
+    default=None,
+    help="Where validated datasets are kept between runs "
+    "(default: $XDG_CACHE_HOME/reportkit, i.e. ~/.cache/reportkit).",
 )
 @click.option(
     "--timeout",
@@ -252,7 +252,7 @@ def run(
     period_label: str | None,
     overrides: tuple[tuple[str, str], ...],
     force: bool,
-    cache_dir: Path,
+    cache_dir: Path | None,
     timeout: float,
     notebook: Path | None,
 ) -> None:
@@ -277,13 +277,14 @@ def run(
         formats=formats or ["html"],
         jobs=jobs,
         force=force,
-        cache_dir=cache_dir,
         timeout=timeout,
         progress=sys.stderr.isatty(),
         overrides=[*overrides, *((k, v) for k, v in period if v is not None)],
     )
     if notebook is not None:
         options.notebook = notebook
+    if cache_dir is not None:
+        options.cache_dir = cache_dir
     result = run_reports(options)
     counts = {s: sum(1 for u in result.units if u.status == s) for s in ("ok", "cached", "failed")}
     click.echo(

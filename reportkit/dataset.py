@@ -3,22 +3,31 @@
 Reports are rendered one unit at a time in separate processes, so each one must load only its
 own rows quickly and without the original workbooks. Tables are therefore sorted by unit and
 written with one row group per unit: a pyarrow filter `unit == X` then skips every other unit's
-row groups by their statistics. The dataset is written into a temporary folder and swapped in,
-so a crash never leaves a half-written dataset, and a failed validation writes nothing.
+row groups by their statistics. A dataset is written into a temporary folder and renamed into
+place, so a crash never leaves a half-written dataset, and a failed validation writes nothing.
+
+A run reads its dataset from the cache (`open_dataset`): one immutable folder per set of inputs,
+named by their content, never rewritten once in place. Runs started at the same time on other
+workbooks therefore never see each other's rows. Each run holds a shared lock on its dataset
+until its last kernel is done; old datasets are removed only under an exclusive lock, which
+proves that no run is using them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -33,11 +42,14 @@ from reportkit.schema import SHEETS
 __all__ = [
     "DATASET_FORMAT",
     "TABLES",
+    "Dataset",
     "UnitData",
+    "default_cache_dir",
     "ingest_to_dataset",
     "list_units",
     "load_tables",
     "load_unit",
+    "open_dataset",
     "read_meta",
     "unit_fingerprint",
 ]
@@ -46,6 +58,10 @@ __all__ = [
 DATASET_FORMAT = 1
 TABLES: tuple[str, ...] = tuple(s.table for s in SHEETS)
 META = "meta.json"
+#: In every cached dataset: runs hold a shared flock on it, clean-up an exclusive one.
+LOCK = ".lock"
+#: Cached datasets kept (most recently used first); older ones go when no run holds them.
+KEEP_DATASETS = 8
 _ROW_GROUP_ROWS = 65_536
 
 
@@ -156,22 +172,33 @@ def _check_out_dir(out_dir: Path) -> None:
         )
 
 
+def _write_files(folder: Path, result: IngestResult, meta: dict[str, Any]) -> None:
+    """The tables and meta.json, into a new folder that no reader sees yet."""
+    for table in TABLES:
+        frame = _unit_order(result.tables[table], result.units)
+        _write_table(frame, folder / f"{table}.parquet")
+    meta["fingerprints"] = _all_fingerprints(folder, result.units)
+    (folder / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def _new_folder(parent: Path, name: str, shown: Path) -> Path:
+    """A fresh folder beside the final one (same file system, so a rename moves it in)."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        folder = parent / name
+        folder.mkdir()  # not mkdtemp: it would make the dataset private (0700)
+    except OSError as exc:
+        raise OutputError(f"无法创建数据集文件夹「{shown}」：{exc.strerror or exc}") from None
+    return folder
+
+
 def _write_dataset(out_dir: Path, result: IngestResult, meta: dict[str, Any]) -> None:
     """Write into a temporary sibling folder, then swap it in place of out_dir."""
     _check_out_dir(out_dir)
     parent = out_dir.parent
+    tmp = _new_folder(parent, f".{out_dir.name}.tmp-{uuid.uuid4().hex[:12]}", out_dir)
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:12]}"
-        tmp.mkdir()  # not mkdtemp: it would make the dataset private (0700)
-    except OSError as exc:
-        raise OutputError(f"无法创建数据集文件夹「{out_dir}」：{exc.strerror or exc}") from None
-    try:
-        for table in TABLES:
-            frame = _unit_order(result.tables[table], result.units)
-            _write_table(frame, tmp / f"{table}.parquet")
-        meta["fingerprints"] = _all_fingerprints(tmp, result.units)
-        (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+        _write_files(tmp, result, meta)
         if out_dir.exists():
             old = parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
             os.replace(out_dir, old)
@@ -184,6 +211,29 @@ def _write_dataset(out_dir: Path, result: IngestResult, meta: dict[str, Any]) ->
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _parse(
+    paths: Sequence[Path], extra: dict[str, list[str]], sources: list[dict[str, Any]] | None
+) -> tuple[IngestResult, dict[str, Any]]:
+    """Read and validate the workbooks, and the meta.json that describes them."""
+    result = read_workbooks(paths, extra)
+    if result.errors:
+        raise ValidationFailed(result.issues)
+    if sources is None:  # unreadable yet without errors cannot happen; be safe
+        raise ReportkitError("无法读取输入文件，未写入数据集")
+    meta = {
+        "format": DATASET_FORMAT,
+        "reportkit": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sources": sources,
+        "extra_types": extra,
+        "files": result.files,
+        "units": result.units,
+        "tables": {t: len(result.tables[t]) for t in TABLES},
+        "warnings": [w.to_json() for w in result.warnings],
+    }
+    return result, meta
 
 
 def ingest_to_dataset(
@@ -205,24 +255,171 @@ def ingest_to_dataset(
         cached = _cached(out_dir, _cache_key(sources, extra))
         if cached is not None:
             return cached
-    result = read_workbooks(paths, extra_types)
-    if result.errors:
-        raise ValidationFailed(result.issues)
-    if sources is None:  # unreadable yet without errors cannot happen; be safe
-        raise ReportkitError("无法读取输入文件，未写入数据集")
-    meta = {
-        "format": DATASET_FORMAT,
-        "reportkit": __version__,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "sources": sources,
-        "extra_types": extra,
-        "files": result.files,
-        "units": result.units,
-        "tables": {t: len(result.tables[t]) for t in TABLES},
-        "warnings": [w.to_json() for w in result.warnings],
-    }
+    result, meta = _parse(paths, extra, sources)
     _write_dataset(out_dir, result, meta)
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# The cache that runs read from
+
+
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/reportkit (~/.cache/reportkit): the user's own, whatever the folder a run
+    starts in, and never inside OUT, which is handed to readers."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+    return root / "reportkit"
+
+
+@dataclass
+class Dataset:
+    """A cached dataset that this process holds: no clean-up removes it until `close`."""
+
+    dir: Path
+    #: warnings found when the dataset was built (a dataset never has errors)
+    issues: list[Issue] = field(default_factory=list)
+    _lock: IO[bytes] | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # releases the shared flock
+            self._lock = None
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _flock(folder: Path, mode: int) -> IO[bytes] | None:
+    """Lock folder/.lock; None when it is gone or (non-blocking) held in a conflicting way.
+
+    After the lock is granted, the path must still name the file locked: a clean-up may have
+    moved the folder away meanwhile, and a lock on a moved folder protects nothing.
+    """
+    path = folder / LOCK
+    try:
+        handle = path.open("rb")
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle, mode)
+        if os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino:
+            handle.close()
+            return None
+    except OSError as exc:
+        handle.close()
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.ENOENT):
+            return None
+        raise
+    return handle
+
+
+def _hold(folder: Path) -> IO[bytes] | None:
+    """A shared lock on a complete cached dataset, and its last use recorded for clean-up."""
+    handle = _flock(folder, fcntl.LOCK_SH)
+    if handle is not None:
+        with contextlib.suppress(OSError):  # a read-only cache serves, aging as if unused
+            os.utime(folder / LOCK)
+    return handle
+
+
+def _stored_warnings(folder: Path) -> list[Issue]:
+    return [Issue(**w, severity="warning") for w in read_meta(folder).get("warnings", [])]
+
+
+def open_dataset(
+    paths: Sequence[Path | str],
+    cache_dir: Path | str,
+    extra_types: Mapping[str, Iterable[str]] | None = None,
+) -> Dataset:
+    """The dataset of these workbooks, held for this run; built (and validated) when new.
+
+    Its folder, cache_dir/datasets/<sha256 of the inputs' names and content, the extra types,
+    the dataset format and reportkit's version>, is written once and then only read. Raises
+    ValidationFailed, writing nothing, when the workbooks have errors.
+    """
+    paths = [Path(p) for p in paths]
+    extra = _extra_key(extra_types)
+    sources = _sources(paths)
+    datasets = Path(cache_dir) / "datasets"
+    if sources is not None:
+        key = json.dumps(_cache_key(sources, extra), sort_keys=True, ensure_ascii=False)
+        final = datasets / hashlib.sha256(key.encode()).hexdigest()
+        held = _hold(final)
+        if held is not None:
+            return Dataset(final, _stored_warnings(final), held)
+    result, meta = _parse(paths, extra, sources)
+    tmp = _new_folder(datasets, f".tmp-{uuid.uuid4().hex}", datasets)
+    try:
+        (tmp / LOCK).touch()
+        held = _flock(tmp, fcntl.LOCK_SH)  # born held: no clean-up can take it once in place
+        _write_files(tmp, result, meta)
+        for _attempt in range(3):
+            try:
+                os.rename(tmp, final)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+            theirs = _hold(final)  # another run built the same dataset first: use theirs
+            if theirs is not None:
+                if held is not None:
+                    held.close()
+                shutil.rmtree(tmp, ignore_errors=True)
+                held = theirs
+                break
+        else:
+            raise OSError(errno.EEXIST, "数据集文件夹被反复占用")
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"写入数据集缓存「{datasets}」失败：{exc.strerror or exc}") from None
+    _clean_up(datasets)
+    return Dataset(final, result.warnings, held)
+
+
+def _clean_up(datasets: Path) -> None:
+    """Remove all but the `keep` most recently used datasets, and what killed runs left.
+
+    A folder is removed only while this process holds its exclusive lock, which no run holds
+    a shared lock beside; it is first renamed aside, so a half-deleted folder is never read.
+    """
+    try:
+        folders = [f for f in datasets.iterdir() if f.is_dir()]
+    except OSError:
+        return
+    by_use: list[tuple[float, Path]] = []
+    for folder in folders:
+        if folder.name.startswith(".trash-"):
+            shutil.rmtree(folder, ignore_errors=True)  # a clean-up that was killed
+            continue
+        try:
+            used = (folder / LOCK).stat().st_mtime
+        except OSError:
+            continue  # a writer between mkdir and its lock file
+        if folder.name.startswith(".tmp-"):
+            used = float("-inf")  # a writer that died: its lock is free
+        by_use.append((used, folder))
+    by_use.sort(reverse=True)
+    complete = 0
+    for _used, folder in by_use:
+        if not folder.name.startswith("."):
+            complete += 1
+            if complete <= KEEP_DATASETS:
+                continue
+        lock = _flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if lock is None:
+            continue  # in use
+        try:
+            trash = datasets / f".trash-{uuid.uuid4().hex}"
+            os.rename(folder, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        except OSError:
+            pass  # e.g. a read-only cache: leave it
+        finally:
+            lock.close()
 
 
 # --------------------------------------------------------------------------------------------

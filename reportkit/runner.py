@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from reportkit import __version__
+from reportkit.dataset import default_cache_dir
 from reportkit.errors import OutputError, UsageError
 from reportkit.layout import (
     assign_dirs,
@@ -62,7 +63,7 @@ class RunOptions:
     jobs: int = 0  # 0: the CPU count
     overrides: Sequence[tuple[str, str]] = ()
     force: bool = False
-    cache_dir: Path = Path("build")
+    cache_dir: Path = field(default_factory=default_cache_dir)
     timeout: float = 600.0  # seconds per notebook cell
     notebook: Path = UNIT_NOTEBOOK
     summary_notebook: Path = SUMMARY_NOTEBOOK
@@ -353,7 +354,7 @@ def _setup_log(out: Path) -> logging.Handler:
 
 
 def run(options: RunOptions) -> RunResult:
-    from reportkit.dataset import ingest_to_dataset, list_units
+    from reportkit.dataset import list_units, open_dataset
     from reportkit.fonts import resolve_fonts
 
     formats = tuple(dict.fromkeys(options.formats))
@@ -369,10 +370,10 @@ def run(options: RunOptions) -> RunResult:
     else:
         fonts = {}
 
-    # Validation comes first: a run with bad data writes nothing into OUT.
-    dataset_dir = options.cache_dir / "dataset"
-    # Keep only the issues: the parsed tables are on disk now and need not stay in memory.
-    issues = ingest_to_dataset(data, dataset_dir, extra_types=extra_types).issues
+    # Validation comes first: a run with bad data writes nothing into OUT. The dataset is held
+    # (no clean-up removes it) until the run's last kernel is done.
+    dataset = open_dataset(data, options.cache_dir, extra_types=extra_types)
+    dataset_dir, issues = dataset.dir, dataset.issues
     all_units = list_units(dataset_dir)
     selected = all_units
     if options.units:
@@ -387,7 +388,7 @@ def run(options: RunOptions) -> RunResult:
     dirs = assign_dirs(all_units)
 
     out = options.out
-    with out_lock(out), _terminate_as_interrupt():
+    with dataset, out_lock(out), _terminate_as_interrupt():
         handler = _setup_log(out)
         try:
             for issue in issues:

@@ -54,6 +54,15 @@ def write_xlsx(tmp_path: Path) -> WriteXlsx:
     return write
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Runs (in process and the console scripts the tests start) keep their datasets in a cache
+    of the test session's own, never in the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """With REPORTKIT_NO_SKIP=1 (set by .ci/run) a skip is a failure: CI installs everything the

@@ -474,12 +474,14 @@ def test_validate_names_the_problem(case: Case, built, tmp_path: Path) -> None:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_run_writes_nothing(case: Case, built, tmp_path: Path) -> None:
     paths = built(case)
-    proc = reportkit("run", *paths, "--out", "OUT", "--formats", "html", cwd=tmp_path)
+    proc = reportkit(
+        "run", *paths, "--out", "OUT", "--formats", "html", "--cache-dir", "cache", cwd=tmp_path
+    )
     assert_clean_failure(proc, case)
     assert_named(proc.stderr, case, paths)
     out = tmp_path / "OUT"
     assert not out.exists() or not any(out.iterdir())
-    assert not (tmp_path / "build" / "dataset").exists()  # no dataset cache either
+    assert not (tmp_path / "cache").exists()  # no dataset cache either
     assert "完成" not in proc.stdout
 
 

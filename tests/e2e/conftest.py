@@ -36,6 +36,13 @@ def manifest(out: Path) -> dict:
     return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
 
 
+def run_dataset(out: Path) -> Path:
+    """The cached dataset a run's notebooks read, as papermill recorded its parameter."""
+    entry = manifest(out)["units"][0]
+    notebook = json.loads((out / entry["dir"] / "report.ipynb").read_text(encoding="utf-8"))
+    return Path(notebook["metadata"]["papermill"]["parameters"]["dataset"])
+
+
 @pytest.fixture(scope="session")
 def demo_workbook(tmp_path_factory) -> Path:
     """A three-unit demo workbook, small enough for many runs."""

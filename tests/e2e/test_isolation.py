@@ -29,7 +29,7 @@ from openpyxl import Workbook
 
 from reportkit.layout import MAX_DIR_BYTES, assign_dirs, safe_dirname
 from reportkit.schema import ACTIVITIES
-from tests.e2e.conftest import REPO, reportkit
+from tests.e2e.conftest import REPO, reportkit, run_dataset
 
 HEADER = [column.header for column in ACTIVITIES.columns]
 UNIT_HEADER = ["单位", "党组织名称", "机关工作人员总数", "专职党务工作人员数"]
@@ -506,7 +506,7 @@ def test_roster_names_appear_in_no_output(hostile: HostileRun) -> None:
 
 
 def test_roster_names_are_not_in_the_dataset(hostile: HostileRun) -> None:
-    dataset = hostile.work / "build" / "dataset"
+    dataset = run_dataset(hostile.out)
     files = sorted(dataset.iterdir())
     assert {p.name for p in files} >= {"activities.parquet", "members.parquet", "meta.json"}
     blob = b"".join(p.read_bytes() for p in files)

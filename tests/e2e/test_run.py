@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import nbformat
-import pandas as pd
 
-from tests.e2e.conftest import REPO, manifest, reportkit
+from reportkit.dataset import load_tables
+from tests.e2e.conftest import REPO, manifest, reportkit, run_dataset
 
 HEADINGS = (
     (REPO / "tests" / "fixtures" / "outline_headings.txt").read_text(encoding="utf-8").split()
@@ -89,8 +89,7 @@ def test_html_is_offline_and_has_no_code(full_run: Path):
 
 
 def test_stats_counts_equal_the_rows_of_the_unit(full_run: Path, tmp_path_factory):
-    dataset = Path(full_run).parent / "build" / "dataset"
-    activities = pd.read_parquet(dataset / "activities.parquet")
+    activities = load_tables(run_dataset(full_run))["activities"]
     for unit_dir in unit_dirs(full_run):
         stats = json.loads((unit_dir / "stats.json").read_text(encoding="utf-8"))
         rows = activities[activities["unit"] == stats["unit"]]
@@ -100,7 +99,7 @@ def test_stats_counts_equal_the_rows_of_the_unit(full_run: Path, tmp_path_factor
 
 
 def test_notebook_runs_alone_under_the_papermill_cli(full_run: Path, tmp_path: Path):
-    dataset = full_run.parent / "build" / "dataset"
+    dataset = run_dataset(full_run)
     unit = manifest(full_run)["units"][0]["unit"]
     out = tmp_path / "alone.ipynb"
     subprocess.run(
@@ -199,7 +198,7 @@ def test_params_and_period_change_the_output(demo_workbook: Path, tmp_path: Path
     assert '市直机关工委"测试"' in text
     assert f"{stats['org_name']}关于2020年度党建工作情况的报告" in text
     assert "2020年12月31日" in text
-    activities = pd.read_parquet(tmp_path / "build" / "dataset" / "activities.parquet")
+    activities = load_tables(run_dataset(tmp_path / "out"))["activities"]
     rows = activities[(activities["unit"] == unit) & (activities["date"].dt.year == 2020)]
     assert sum(stats["counts"].values()) == len(rows)
 
