@@ -180,19 +180,22 @@ def test_a_unit_that_now_fails_keeps_its_reports_marked_stale(work: Path):
 
 def run_on_terminal(work: Path, *args: str) -> tuple[int, str]:
     """Run reportkit with stderr on a pseudo-terminal, as a user sees it; (exit status, stderr)."""
+    import fcntl
     import os
     import pty
+    import struct
     import subprocess
+    import termios
 
     from tests.e2e.conftest import BIN
 
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     proc = subprocess.Popen(
         [str(BIN / "reportkit"), "run", *args],
         cwd=work,
         stdout=subprocess.DEVNULL,
         stderr=follower,
-        env={**os.environ, "COLUMNS": "200"},
     )
     os.close(follower)
     chunks = []
@@ -209,13 +212,13 @@ def run_on_terminal(work: Path, *args: str) -> tuple[int, str]:
 
 
 def drop_unit(workbook: Path, unit: str) -> None:
-    """Delete every row of one unit from every sheet."""
+    """Delete every row of one unit from every sheet (the demo pads some names with spaces)."""
     wb = load_workbook(workbook)
     for ws in wb:
         header = next(r for r in range(1, 10) if any(c.value == "单位" for c in ws[r]))
         column = next(c.column for c in ws[header] if c.value == "单位")
         for row in range(ws.max_row, header, -1):
-            if ws.cell(row, column).value == unit:
+            if str(ws.cell(row, column).value).strip() == unit:
                 ws.delete_rows(row)
     wb.save(workbook)
 
