@@ -40,7 +40,7 @@ from reportkit.layout import (
     write_files_atomic,
     write_text_atomic,
 )
-from reportkit.manifest import PreviousRun, RunManifest, UnitResult
+from reportkit.manifest import GOOD, PreviousRun, RunManifest, UnitResult
 from reportkit.params import load_params, period_of, unit_params
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -435,7 +435,7 @@ def _run_summary(plan: _Plan, units: list[UnitResult], executor: Executor) -> Un
     """The summary over the good units, rebuilt only when a unit's figures (its stats.json) or
     the summary's own inputs change: an edit that changes no figure leaves it as it is."""
     options, formats, out = plan.options, plan.formats, plan.out
-    good = [u for u in units if u.status in ("ok", "cached")]
+    good = [u for u in units if u.status in GOOD]
     if not good:
         return None
     shared = {k: v for k, v in plan.params.items() if k != "units"}

@@ -257,17 +257,23 @@ def test_read_only_out_gives_a_clear_message(four_units: Path, tmp_path: Path, s
     assert "无法" in proc.stderr and str(small_tmpfs / "out") in proc.stderr
 
 
+def run_with_cell(tmp_path: Path, workbook: Path, code: str) -> dict:
+    """A run whose notebook has one extra cell that fails some units: it exits 1 with no
+    traceback; its manifest."""
+    custom = notebook_with(tmp_path, code)
+    proc = reportkit(
+        "run", str(workbook), "--out", "out", "--notebook", str(custom), "--jobs", "2",
+        cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    return manifest(tmp_path / "out")
+
+
 def test_a_lost_worker_fails_only_its_unit(four_units: Path, tmp_path: Path):
     """A worker process that dies mid-unit (its kernel kills it) fails that unit alone."""
     a = unit_names(four_units)[0]
     code = f"import os, signal\nif unit == {a!r}:\n    os.kill(os.getppid(), signal.SIGKILL)\n"
-    custom = notebook_with(tmp_path, code)
-    proc = reportkit(
-        "run", str(four_units), "--out", "out", "--notebook", str(custom), "--jobs", "2",
-        cwd=tmp_path, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    m = manifest(tmp_path / "out")
+    m = run_with_cell(tmp_path, four_units, code)
     units = {u["unit"]: u for u in m["units"]}
     assert units[a]["status"] == "failed" and "工作进程异常退出" in units[a]["error"]
     assert [u["status"] for n, u in units.items() if n != a] == ["ok"] * 3
@@ -352,13 +358,7 @@ def test_memory_and_open_file_limits_fail_only_their_units(four_units: Path, tmp
         "    setrlimit(RLIMIT_NOFILE, (n + 16, getrlimit(RLIMIT_NOFILE)[1]))\n"
         "    handles = [open(os.devnull) for _ in range(200)]\n"
     )
-    custom = notebook_with(tmp_path, code)
-    proc = reportkit(
-        "run", str(four_units), "--out", "out", "--notebook", str(custom), "--jobs", "2",
-        cwd=tmp_path, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    units = {u["unit"]: u for u in manifest(tmp_path / "out")["units"]}
+    units = {u["unit"]: u for u in run_with_cell(tmp_path, four_units, code)["units"]}
     assert units[a]["status"] == "failed" and "内存不足" in units[a]["error"]
     assert "MemoryError" in units[a]["error"]
     assert units[b]["status"] == "failed" and "打开的文件过多" in units[b]["error"]
