@@ -238,6 +238,19 @@ def _split_csv(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     default=None,
     help="Unit report notebook to run (default: notebooks/unit_report.ipynb).",
 )
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    help="Where units run: an executor registered under reportkit.executors (local: worker "
+    "processes on this machine).",
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete the folders of units that are no longer in the data (default: keep them, "
+    "listed as removed).",
+)
 @_friendly
 def run(
     paths: tuple[Path, ...],
@@ -255,6 +268,8 @@ def run(
     cache_dir: Path | None,
     timeout: float,
     notebook: Path | None,
+    executor: str,
+    prune: bool,
 ) -> None:
     """Validate the logs in PATHS, then render one report per unit, an index and a summary.
 
@@ -279,6 +294,8 @@ def run(
         force=force,
         timeout=timeout,
         progress=sys.stderr.isatty(),
+        executor=executor,
+        prune=prune,
         overrides=[*overrides, *((k, v) for k, v in period if v is not None)],
     )
     if notebook is not None:
@@ -293,6 +310,8 @@ def run(
     )
     for unit in result.failed:
         click.echo(f"失败：{unit.unit}：{unit.error}", err=True)
+    for entry in result.removed:
+        click.echo(f"已不在数据中：{entry['unit']}（保留文件夹 {entry['dir']}，加 --prune 删除）")
     if result.failed or (result.summary and result.summary.status == "failed"):
         sys.exit(1)
 

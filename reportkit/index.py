@@ -30,9 +30,19 @@ def _href(unit_dir: str, name: str) -> str:
     return "/".join(quote(part) for part in (unit_dir, name) if part)
 
 
+def _links(unit_dir: str, outputs: Mapping[str, str]) -> dict[str, str]:
+    return {fmt: _href(unit_dir, name) for fmt, name in outputs.items() if fmt != "ipynb"}
+
+
 def render_index(
-    period: Any, units: Sequence[Any], summary: Any | None, stats: Mapping[str, Any]
+    period: Any,
+    units: Sequence[Any],
+    summary: Any | None,
+    stats: Mapping[str, Any],
+    removed: Sequence[Mapping[str, Any]] = (),
 ) -> str:
+    """The page. A failed unit shows its cause, and links to its last good reports marked as
+    stale (旧版) when there are any; units gone from the data are listed apart."""
     rows = []
     for u in units:
         s = stats.get(u.unit) if u.status != "failed" else None
@@ -41,9 +51,8 @@ def render_index(
                 "unit": u.unit,
                 "status": u.status,
                 "error": u.error,
-                "links": {
-                    fmt: _href(u.dir, name) for fmt, name in u.outputs.items() if fmt != "ipynb"
-                },
+                "links": _links(u.dir, u.outputs),
+                "stale": _links(u.dir, u.stale_outputs),
                 "counts": [(s["counts"].get(t, 0) if s else None) for t in KEY_TYPES],
                 "branches": len(s["branches"]) if s else None,
                 "short": len(s.get("branches_short") or []) if s else None,
@@ -52,10 +61,11 @@ def render_index(
         )
     summary_links: dict[str, str] = {}
     if summary is not None and summary.status != "failed":
-        summary_links = {f: _href("", n) for f, n in summary.outputs.items() if f != "ipynb"}
+        summary_links = _links("", summary.outputs)
     return _template().render(
         period=period.to_json(),
         rows=rows,
+        removed=[{"unit": r["unit"], "links": _links(r["dir"], r["outputs"])} for r in removed],
         key_types=KEY_TYPES,
         summary=summary_links,
         failed=sum(1 for r in rows if r["status"] == "failed"),

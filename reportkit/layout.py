@@ -11,8 +11,9 @@ import errno
 import json
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ _REASONS = {
     errno.EACCES: "没有写入权限",
     errno.EPERM: "没有写入权限",
     errno.ENOENT: "目录不存在",
+    # `ulimit -f`: Python ignores SIGXFSZ, so an over-long write fails with EFBIG instead.
+    errno.EFBIG: "文件超过大小上限",
 }
 
 
@@ -91,13 +94,8 @@ def assign_dirs(units: Iterable[str]) -> dict[str, str]:
     return {unit: safe_dirname(unit, taken) for unit in units}
 
 
-def write_atomically(path: Path, write: Callable[[Path], None], *, overwrite: bool = True) -> Path:
-    """Call `write(tmp)` on a temporary file beside `path`, fsync it, then move it into place.
-
-    A crash, a full disk or Ctrl-C mid-write leaves the old file (or none) at `path`, never a
-    truncated one. With `overwrite=False` an existing file is never replaced, even one that
-    appears while we write (FileExistsError).
-    """
+def _staged(path: Path, write: Callable[[Path], None]) -> Path:
+    """A complete, fsynced temporary file beside `path`, written by `write(tmp)`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -111,6 +109,24 @@ def write_atomically(path: Path, write: Callable[[Path], None], *, overwrite: bo
             # mkstemp makes the file private (0600); outputs are shared like any new file.
             os.fchmod(handle.fileno(), 0o666 & ~_UMASK)
             os.fsync(handle.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"写入 {path} 失败：{os_reason(exc)}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def write_atomically(path: Path, write: Callable[[Path], None], *, overwrite: bool = True) -> Path:
+    """Call `write(tmp)` on a temporary file beside `path`, fsync it, then move it into place.
+
+    A crash, a full disk or Ctrl-C mid-write leaves the old file (or none) at `path`, never a
+    truncated one. With `overwrite=False` an existing file is never replaced, even one that
+    appears while we write (FileExistsError).
+    """
+    tmp = _staged(path, write)
+    try:
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -122,6 +138,24 @@ def write_atomically(path: Path, write: Callable[[Path], None], *, overwrite: bo
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def write_files_atomic(folder: Path, files: Mapping[str, bytes]) -> None:
+    """Write several files so that all of them take their final names or none does: a unit's
+    report files always come from one run, never half from the last run and half from this."""
+    staged: dict[Path, Path] = {}
+    try:
+        for name, data in files.items():
+            path = folder / name
+            staged[path] = _staged(path, lambda tmp, data=data: tmp.write_bytes(data))
+        for path, tmp in staged.items():
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise OutputError(f"写入 {path} 失败：{os_reason(exc)}") from exc
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
 
 
 def _move_no_clobber(tmp: Path, path: Path) -> None:
@@ -146,3 +180,15 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False))
+
+
+def remove_unit_folder(out: Path, name: str) -> None:
+    """Delete a unit's folder (`--prune`): only ever a real folder directly inside OUT, whatever
+    a manifest claims."""
+    folder = out / name
+    if not name or name != folder.name or name.startswith(".") or folder.is_symlink():
+        return
+    try:
+        shutil.rmtree(folder)
+    except OSError as exc:
+        raise OutputError(f"无法删除 {folder}：{os_reason(exc)}") from exc

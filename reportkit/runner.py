@@ -1,9 +1,8 @@
-"""`reportkit run`: ingest once, then one fresh papermill kernel per unit in a process pool.
+"""`reportkit run`: ingest once, then one fresh papermill kernel per unit on an executor.
 
-Why processes, not threads: papermill changes the process-wide working directory and nbclient
-runs its own event loop, so units would trip over each other in threads. Each worker process
-imports papermill, nbconvert and WeasyPrint once and then serves many units; every unit still
-gets its own fresh kernel, so no state leaks from one unit's namespace into another's.
+The runner decides what to run and keeps OUT: it hands units to an executor (reportkit.executors;
+`local` by default), writes the files each worker returns, atomically, and rewrites the manifest
+(reportkit.manifest) after every unit. Workers never write OUT themselves.
 
 A unit is skipped ("cached") when its fingerprint (notebook, reportkit code, its parameters, its
 rows, the formats) matches the last manifest and all its outputs are still on disk.
@@ -11,19 +10,14 @@ rows, the formats) matches the last manifest and all its outputs are still on di
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import ctypes
 import datetime as dt
 import errno
 import fcntl
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import signal
-import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,13 +27,21 @@ from typing import Any
 from reportkit import __version__
 from reportkit.dataset import default_cache_dir
 from reportkit.errors import OutputError, UsageError
+from reportkit.execution import JobOutput, UnitJob
+from reportkit.executors import (
+    Executor,
+    ExecutorSettings,
+    WorkerLost,
+    executor_factory,
+)
 from reportkit.layout import (
     assign_dirs,
     os_reason,
-    write_bytes_atomic,
-    write_json_atomic,
+    remove_unit_folder,
+    write_files_atomic,
     write_text_atomic,
 )
+from reportkit.manifest import GOOD, PreviousRun, RunManifest, UnitResult
 from reportkit.params import load_params, period_of, unit_params
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -68,43 +70,8 @@ class RunOptions:
     notebook: Path = UNIT_NOTEBOOK
     summary_notebook: Path = SUMMARY_NOTEBOOK
     progress: bool = True
-
-
-@dataclass
-class UnitJob:
-    """Everything a worker needs for one notebook; plain data, so it pickles to the worker."""
-
-    name: str
-    dir: Path
-    notebook: Path
-    parameters: dict[str, Any]
-    formats: tuple[str, ...]
-    stem: str  # "report" or "summary"
-    fingerprint: str
-    timeout: float
-    fonts: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class UnitResult:
-    unit: str
-    dir: str
-    status: str  # ok | failed | cached
-    fingerprint: str
-    outputs: dict[str, str]
-    seconds: float
-    error: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "unit": self.unit,
-            "dir": self.dir,
-            "status": self.status,
-            "fingerprint": self.fingerprint,
-            "outputs": self.outputs,
-            "seconds": round(self.seconds, 3),
-            "error": self.error,
-        }
+    executor: str = "local"
+    prune: bool = False  # delete the folders of units that are no longer in the data
 
 
 @dataclass
@@ -112,6 +79,7 @@ class RunResult:
     out: Path
     units: list[UnitResult]
     summary: UnitResult | None
+    removed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def failed(self) -> list[UnitResult]:
@@ -190,155 +158,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-# -- the worker -----------------------------------------------------------------------------
-
-
-def _die_with_parent() -> None:
-    """Linux: end this worker when the driver dies (even by SIGKILL), so no orphan keeps
-    writing into OUT while the next run works there."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() == 1:  # the driver died before prctl took effect
-            os._exit(1)
-
-
-def _worker_init(log_path: str | None) -> None:
-    """Import the heavy modules once per worker, and send the worker's and its kernels'
-    stray output (kernel start-up warnings and the like) to run.log instead of the terminal."""
-    _die_with_parent()
-    if log_path:
-        fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.close(fd)
-    import papermill  # noqa: F401
-
-    from reportkit.export import docx, html, pdf  # noqa: F401
-
-
-def execute_job(job: UnitJob) -> UnitResult:
-    """Run one notebook with papermill, export it, and move every file into place atomically."""
-    import papermill
-
-    from reportkit.document import blocks_of_notebook
-    from reportkit.export.docx import blocks_to_docx
-    from reportkit.export.html import notebook_to_html
-    from reportkit.export.pdf import html_to_pdf
-
-    started = time.perf_counter()
-    job.dir.mkdir(parents=True, exist_ok=True)
-    token = f"{os.getpid()}-{time.monotonic_ns()}"
-    executed = job.dir / f".{job.stem}.{token}.ipynb"
-    stats_tmp = job.dir / f".stats.{token}.json"
-    parameters = dict(job.parameters)
-    if job.stem == "report":
-        parameters["stats_path"] = str(stats_tmp)
-    outputs: dict[str, str] = {}
-    try:
-        try:
-            nb = papermill.execute_notebook(
-                str(job.notebook),
-                str(executed),
-                parameters=parameters,
-                kernel_name="python3",
-                progress_bar=False,
-                log_output=False,
-                request_save_on_cell_execute=False,
-                execution_timeout=job.timeout,
-                shutdown_kernel="immediate",
-            )
-        except BaseException as exc:
-            failed = job.dir / f"{job.stem}.failed.ipynb"
-            if _is_whole_notebook(executed):
-                os.replace(executed, failed)
-                outputs["ipynb"] = failed.name
-            return _failed(job, outputs, started, exc)
-        rendered: dict[str, bytes] = {}
-        page = notebook_to_html(nb)
-        if "html" in job.formats:
-            rendered["html"] = page.encode("utf-8")
-        if "pdf" in job.formats:
-            rendered["pdf"] = html_to_pdf(page, job.fonts)
-        if "docx" in job.formats:
-            rendered["docx"] = blocks_to_docx(blocks_of_notebook(nb), job.fonts)
-        for fmt, data in rendered.items():
-            write_bytes_atomic(job.dir / f"{job.stem}.{fmt}", data)
-            outputs[fmt] = f"{job.stem}.{fmt}"
-        if job.stem == "report":
-            os.replace(stats_tmp, job.dir / "stats.json")
-        os.replace(executed, job.dir / f"{job.stem}.ipynb")
-        outputs = {"ipynb": f"{job.stem}.ipynb", **outputs}
-        (job.dir / f"{job.stem}.failed.ipynb").unlink(missing_ok=True)
-        return UnitResult(
-            job.name, job.dir.name, "ok", job.fingerprint, outputs, time.perf_counter() - started
-        )
-    except Exception as exc:  # noqa: BLE001 - one unit's failure must not stop the others
-        return _failed(job, outputs, started, exc)
-    finally:
-        executed.unlink(missing_ok=True)
-        stats_tmp.unlink(missing_ok=True)
-
-
-def _failed(
-    job: UnitJob, outputs: dict[str, str], started: float, exc: BaseException
-) -> UnitResult:
-    return UnitResult(
-        job.name,
-        job.dir.name,
-        "failed",
-        job.fingerprint,
-        outputs,
-        time.perf_counter() - started,
-        _describe(exc),
-    )
-
-
-def _is_whole_notebook(path: Path) -> bool:
-    """A failed run's notebook is kept for diagnosis only if it was written out completely."""
-    try:
-        json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def _describe(exc: BaseException) -> str:
-    """A one-line cause for the manifest: the notebook's own error where papermill has one."""
-    from papermill.exceptions import PapermillExecutionError
-
-    if isinstance(exc, PapermillExecutionError):
-        return f"笔记本第 {exc.exec_count} 个单元格出错：{exc.ename}: {exc.evalue}"
-    name = type(exc).__name__
-    if name == "DeadKernelError":
-        return f"内核意外退出：{exc}"
-    if name == "CellTimeoutError":
-        return f"执行超时：{exc}"
-    return f"{name}: {exc}"
-
-
 # -- the driver -----------------------------------------------------------------------------
-
-
-def _previous_manifest(out: Path) -> dict[str, dict[str, Any]]:
-    try:
-        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-        entries = [
-            *manifest.get("units", []),
-            *([manifest["summary"]] if manifest.get("summary") else []),
-        ]
-        return {e["dir"]: e for e in entries}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-
-
-def _is_current(previous: dict[str, Any] | None, fingerprint: str, unit_dir: Path) -> bool:
-    if not previous or previous.get("fingerprint") != fingerprint:
-        return False
-    if previous.get("status") not in ("ok", "cached"):
-        return False
-    return all((unit_dir / name).is_file() for name in (previous.get("outputs") or {}).values())
 
 
 def _setup_log(out: Path) -> logging.Handler:
@@ -361,6 +181,7 @@ def run(options: RunOptions) -> RunResult:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise UsageError(f"不支持的输出格式：{'、'.join(unknown)}（可选：{', '.join(FORMATS)}）")
+    executor = executor_factory(options.executor)
     params = load_params(options.params_path, options.overrides)
     period = period_of(params)
     data = list(options.data) or [DEMO_WORKBOOK]
@@ -393,7 +214,9 @@ def run(options: RunOptions) -> RunResult:
         try:
             for issue in issues:
                 log.warning("%s", issue)
-            plan = _Plan(options, params, period, formats, fonts, dataset_dir, out.resolve())
+            plan = _Plan(
+                options, params, period, formats, fonts, dataset_dir, out.resolve(), executor
+            )
             return _run_locked(plan, selected, dirs)
         finally:
             log.removeHandler(handler)
@@ -411,7 +234,8 @@ class _Plan:
     fonts: dict[str, Any]
     dataset_dir: Path
     out: Path
-    previous: dict[str, dict[str, Any]] = field(default_factory=dict)
+    executor: Callable[[ExecutorSettings], Executor]
+    previous: PreviousRun = field(default_factory=PreviousRun)
     code: str = ""
 
     @property
@@ -420,50 +244,23 @@ class _Plan:
         return {"fonts": self.fonts, "png": "docx" in self.formats}
 
 
-@dataclass
-class _Progress:
-    """The manifest as the run goes: rewritten (atomically) after every unit, so a run that is
-    killed leaves a manifest that records what finished, and the next run redoes only the rest."""
-
-    out: Path
-    period: Any
-    formats: tuple[str, ...]
-    units: list[str]
-    previous: dict[str, dict[str, Any]]
-    dirs: dict[str, str]
-    results: dict[str, UnitResult] = field(default_factory=dict)
-
-    def record(self, result: UnitResult) -> None:
-        self.results[result.unit] = result
-        self.write("running")
-
-    def write(self, state: str, summary: UnitResult | None = None) -> None:
-        entries = []
-        for unit in self.units:
-            if unit in self.results:
-                entries.append(self.results[unit].to_json())
-            elif state == "running" and self.dirs[unit] in self.previous:
-                # Not reached yet: keep what the last run knew, so a kill loses nothing.
-                entries.append(self.previous[self.dirs[unit]])
-        manifest = {
-            "generated_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "version": __version__,
-            "state": state,
-            "period": self.period.to_json(),
-            "formats": list(self.formats),
-            "units": entries,
-            "summary": summary.to_json() if summary else None,
-        }
-        write_json_atomic(self.out / "manifest.json", manifest)
-
-
 def _remove_stale_temporaries(out: Path) -> None:
     """Temporary files of a run that was killed; final paths are never temporary."""
-    patterns = (".*.tmp", ".report.*.ipynb", ".summary.*.ipynb", ".stats.*.json")
     for folder in (out, *(p for p in out.iterdir() if p.is_dir())):
-        for pattern in patterns:
-            for stale in folder.glob(pattern):
-                stale.unlink(missing_ok=True)
+        for stale in folder.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+
+
+def _removed_units(plan: _Plan, dirs: dict[str, str]) -> list[dict[str, Any]]:
+    """Units gone from the data: kept and listed, or deleted with --prune."""
+    removed = plan.previous.removed_units(dirs, plan.out)
+    for entry in removed:
+        if plan.options.prune:
+            remove_unit_folder(plan.out, entry["dir"])
+            log.info("%s: no longer in the data, folder %s pruned", entry["unit"], entry["dir"])
+        else:
+            log.warning("%s: no longer in the data, folder %s kept", entry["unit"], entry["dir"])
+    return [] if plan.options.prune else removed
 
 
 def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunResult:
@@ -472,17 +269,19 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
     options, period, formats, out = plan.options, plan.period, plan.formats, plan.out
     rows_fingerprints = unit_fingerprints(plan.dataset_dir)
     _remove_stale_temporaries(out)
-    plan.previous = previous = _previous_manifest(out)
+    plan.previous = previous = PreviousRun.read(out)
     plan.code = code_fingerprint()
     notebook_hash = _sha256(options.notebook.read_bytes())
     log.info(
-        "reportkit %s: %d units, formats %s, period %s",
+        "reportkit %s: %d units, formats %s, period %s, executor %s",
         __version__,
         len(selected),
         ",".join(formats),
         period.to_json(),
+        options.executor,
     )
-    progress = _Progress(out, period, formats, selected, previous, dirs)
+    removed = _removed_units(plan, dirs)
+    manifest = RunManifest(out, period, formats, selected, dirs, previous, removed)
     jobs: list[UnitJob] = []
     for unit in selected:
         unit_dir = out / dirs[unit]
@@ -496,16 +295,18 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
             rows_fingerprints[unit].encode(),
             ",".join(formats).encode(),
         )
-        if not options.force and _is_current(previous.get(dirs[unit]), fingerprint, unit_dir):
-            entry = previous[dirs[unit]]
-            progress.results[unit] = UnitResult(
+        entry = None
+        if not options.force:
+            entry = previous.reusable(dirs[unit], fingerprint, unit_dir, ("stats.json",))
+        if entry:
+            manifest.results[unit] = UnitResult(
                 unit, dirs[unit], "cached", fingerprint, entry["outputs"], 0.0
             )
             continue
         jobs.append(
             UnitJob(
                 name=unit,
-                dir=unit_dir,
+                dir=dirs[unit],
                 notebook=options.notebook,
                 stem="report",
                 parameters={
@@ -522,160 +323,166 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
                 fonts=plan.fonts,
             )
         )
-    log.info("%d cached, %d to run", len(progress.results), len(jobs))
-    workers = _Workers(options)
-    try:
-        _execute_all(jobs, workers, progress.record, options.progress)
-        ordered = [progress.results[u] for u in selected]
-        summary = _run_summary(plan, ordered, workers)
-    except KeyboardInterrupt:
-        for job in jobs:
-            if job.name not in progress.results:
-                progress.results[job.name] = UnitResult(
-                    job.name, job.dir.name, "failed", "", {}, 0.0, "已中断"
-                )
-        progress.write("interrupted")
-        raise
-    finally:
-        workers.close()
-    _write_index(out, period, ordered, summary)
-    progress.write("complete", summary)
-    for r in ordered:
-        log.info("%s: %s %.2fs%s", r.unit, r.status, r.seconds, f" — {r.error}" if r.error else "")
-    return RunResult(out, ordered, summary)
-
-
-def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
-    """Terminate worker processes; their kernels notice their parent is gone and exit."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        if process.is_alive():
-            process.terminate()
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.join(timeout=10)
-
-
-class _Workers:
-    """One process pool for the whole run (units, then the summary), started on first use:
-    each worker pays for importing papermill, nbconvert and WeasyPrint once, not per step."""
-
-    def __init__(self, options: RunOptions) -> None:
-        self.options = options
-        self._pool: cf.ProcessPoolExecutor | None = None
-
-    def pool(self, jobs: int) -> cf.ProcessPoolExecutor:
-        if self._pool is None or getattr(self._pool, "_broken", False):
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-            options = self.options
-            workers = max(1, min(options.jobs or os.cpu_count() or 1, jobs))
-            log_path = str(options.out / "run.log") if options.out.is_dir() else None
-            self._pool = cf.ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init,
-                initargs=(log_path,),
-            )
-        return self._pool
-
-    def stop(self) -> None:
-        """Terminate the workers now; their kernels notice their parent is gone and exit."""
-        if self._pool is not None:
-            _stop_workers(self._pool)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _execute_all(
-    jobs: list[UnitJob],
-    workers: _Workers,
-    on_result: Callable[[UnitResult], None],
-    progress: bool = False,
-) -> None:
-    """Run jobs in the pool, reporting each result as it arrives.
-
-    One unit's failure, even a worker process that dies, only fails that unit. Ctrl-C stops
-    the workers and propagates after the results so far have been reported.
-    """
-    from tqdm import tqdm
-
-    if not jobs:
-        return
-    bar = tqdm(
-        total=len(jobs), unit="单位", desc="生成报告", disable=not progress, dynamic_ncols=True
+    log.info("%d cached, %d to run", len(manifest.results), len(jobs))
+    executor = plan.executor(
+        ExecutorSettings(workers=options.jobs or os.cpu_count() or 1, log_path=out / "run.log")
     )
-    pool = workers.pool(len(jobs))
+    bar = _Bar(len(selected), len(manifest.results), options.progress)
     try:
-        futures = {pool.submit(execute_job, job): job for job in jobs}
-        for future in cf.as_completed(futures):
-            job = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # noqa: BLE001 - e.g. a worker process that died
-                result = UnitResult(
-                    job.name,
-                    job.dir.name,
-                    "failed",
-                    job.fingerprint,
-                    {},
-                    0.0,
-                    f"工作进程异常退出：{type(exc).__name__}: {exc}",
-                )
-            log.info("%s: %s", job.name, result.status)
-            on_result(result)
-            bar.set_postfix_str(job.name, refresh=False)
-            bar.update()
+        for result in _execute(jobs, executor, plan):
+            manifest.record(result)
+            bar.add(result)
+        bar.close()
+        ordered = [manifest.results[u] for u in selected]
+        summary = _run_summary(plan, ordered, executor)
     except KeyboardInterrupt:
         log.warning("interrupted")
-        workers.stop()
+        executor.cancel()
+        for job in jobs:
+            if job.name not in manifest.results:
+                stale = previous.last_good_outputs(job.dir, out / job.dir)
+                manifest.results[job.name] = UnitResult(
+                    job.name, job.dir, "failed", "", {}, 0.0, "已中断", stale
+                )
+        manifest.write("interrupted")
         raise
     finally:
         bar.close()
+        executor.close()
+    _write_index(out, period, ordered, summary, removed)
+    manifest.write("complete", summary)
+    for r in ordered:
+        log.info("%s: %s %.2fs%s", r.unit, r.status, r.seconds, f" — {r.error}" if r.error else "")
+    return RunResult(out, ordered, summary, removed)
 
 
-def _run_summary(plan: _Plan, units: list[UnitResult], workers: _Workers) -> UnitResult | None:
+class _Bar:
+    """The tqdm bar over every selected unit: cached units count as done from the start, and
+    the bar keeps the failed and cached counts in view."""
+
+    def __init__(self, total: int, cached: int, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.failed, self.cached = 0, cached
+        self._bar = tqdm(
+            total=total,
+            initial=cached,
+            unit="单位",
+            desc="生成报告",
+            disable=not enabled,
+            dynamic_ncols=True,
+        )
+        self._bar.set_postfix_str(self._counts())
+
+    def _counts(self) -> str:
+        return f"失败 {self.failed}，未变化 {self.cached}"
+
+    def add(self, result: UnitResult) -> None:
+        self.failed += result.status == "failed"
+        self._bar.set_postfix_str(self._counts(), refresh=False)
+        self._bar.update()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _execute(jobs: list[UnitJob], executor: Executor, plan: _Plan) -> Iterator[UnitResult]:
+    """Run jobs on the executor and store each one's files as its result arrives.
+
+    One unit's failure, even a worker that is lost, only fails that unit.
+    """
+    futures = {executor.submit(job): job for job in jobs}
+    for future in executor.as_completed(futures):
+        job = futures[future]
+        try:
+            output = future.result()
+        except Exception as exc:  # noqa: BLE001 - e.g. a worker process that died
+            error = str(exc) if isinstance(exc, WorkerLost) else f"{type(exc).__name__}: {exc}"
+            output = JobOutput(job.name, "failed", {}, 0.0, f"工作进程异常退出：{error}")
+        log.info("%s: %s", job.name, output.status)
+        yield _store(plan, job, output)
+
+
+def _store(plan: _Plan, job: UnitJob, output: JobOutput) -> UnitResult:
+    """Write a worker's files into OUT. A good unit's files take their places all at once; a
+    failed unit writes only its failed notebook, and keeps its last good files, marked stale."""
+    folder = plan.out / job.dir
+    error = output.error
+    if output.status == "ok":
+        try:
+            write_files_atomic(folder, output.files)
+        except OutputError as exc:
+            error = str(exc)
+        else:
+            (folder / f"{job.stem}.failed.ipynb").unlink(missing_ok=True)
+            outputs = {"ipynb": f"{job.stem}.ipynb"}
+            outputs.update((fmt, f"{job.stem}.{fmt}") for fmt in job.formats)
+            return UnitResult(job.name, job.dir, "ok", job.fingerprint, outputs, output.seconds)
+    outputs = {}
+    failed_notebook = f"{job.stem}.failed.ipynb"
+    if failed_notebook in output.files:
+        try:
+            write_files_atomic(folder, {failed_notebook: output.files[failed_notebook]})
+            outputs = {"ipynb": failed_notebook}
+        except OutputError as exc:
+            log.warning("%s: %s", job.name, exc)
+    stale = plan.previous.last_good_outputs(job.dir, folder)
+    return UnitResult(
+        job.name, job.dir, "failed", job.fingerprint, outputs, output.seconds, error, stale
+    )
+
+
+def _run_summary(plan: _Plan, units: list[UnitResult], executor: Executor) -> UnitResult | None:
+    """The summary over the good units, rebuilt only when a unit's figures (its stats.json) or
+    the summary's own inputs change: an edit that changes no figure leaves it as it is."""
     options, formats, out = plan.options, plan.formats, plan.out
-    good = [u for u in units if u.status in ("ok", "cached")]
+    good = [u for u in units if u.status in GOOD]
     if not good:
         return None
     shared = {k: v for k, v in plan.params.items() if k != "units"}
     shared["failed_units"] = [u.unit for u in units if u.status == "failed"]
     shared["_render"] = plan.render
+    stats = {
+        f"{i:04d}.stats.json": _read_output(out / u.dir / "stats.json") for i, u in enumerate(good)
+    }
     fingerprint = _sha256(
         plan.code.encode(),
         _sha256(options.summary_notebook.read_bytes()).encode(),
         _canonical(shared),
         ",".join(formats).encode(),
-        *(f"{u.unit}:{u.fingerprint}".encode() for u in units),
+        *stats.values(),
     )
-    entry = plan.previous.get("")
-    if not options.force and _is_current(entry, fingerprint, out):
+    entry = None if options.force else plan.previous.reusable("", fingerprint, out)
+    if entry:
         return UnitResult("汇总", "", "cached", fingerprint, entry["outputs"], 0.0)
     job = UnitJob(
         name="汇总",
-        dir=out,
+        dir="",
         notebook=options.summary_notebook,
         stem="summary",
-        parameters={
-            "stats_paths": [str(out / u.dir / "stats.json") for u in good],
-            "title": "各单位党建工作情况汇总",
-            "params": shared,
-        },
+        parameters={"title": "各单位党建工作情况汇总", "params": shared},
         formats=formats,
         fingerprint=fingerprint,
         timeout=options.timeout,
         fonts=plan.fonts,
+        inputs=stats,
     )
-    results: list[UnitResult] = []
-    _execute_all([job], workers, results.append)
-    results[0].dir = ""
-    return results[0]
+    return next(_execute([job], executor, plan))
+
+
+def _read_output(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise OutputError(f"无法读取 {path}：{os_reason(exc)}") from exc
 
 
 def _write_index(
-    out: Path, period: Any, units: list[UnitResult], summary: UnitResult | None
+    out: Path,
+    period: Any,
+    units: list[UnitResult],
+    summary: UnitResult | None,
+    removed: list[dict[str, Any]],
 ) -> None:
     from reportkit.index import render_index
 
@@ -685,4 +492,4 @@ def _write_index(
             stats[u.unit] = json.loads((out / u.dir / "stats.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             stats[u.unit] = None
-    write_text_atomic(out / "index.html", render_index(period, units, summary, stats))
+    write_text_atomic(out / "index.html", render_index(period, units, summary, stats, removed))

@@ -141,13 +141,41 @@ def test_sigint_stops_cleanly_with_a_consistent_manifest(four_units: Path, tmp_p
     assert_final_files_whole(tmp_path / "out")
 
 
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid`, from /proc (kernels run in their own sessions)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if state != "Z":
+            children.setdefault(int(ppid), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_sigkill_then_rerun_redoes_only_what_is_missing(four_units: Path, tmp_path: Path):
     slow = notebook_with(tmp_path, "import time\ntime.sleep(3)")
     proc = start_run(tmp_path, four_units, slow)
     wait_for(lambda: finished_units(tmp_path / "out") >= 1)
+    family = descendants(proc.pid)
+    assert family, "the run has worker processes"
     proc.kill()
     proc.wait(timeout=30)
-    time.sleep(1)  # let the workers, which die with the driver, go
+    # The workers die with the driver, and their kernels with them.
+    wait_for(lambda: not [p for p in family if alive(p)], timeout=30)
     done_before = {u["unit"] for u in manifest(tmp_path / "out")["units"] if u["status"] == "ok"}
     assert_final_files_whole(tmp_path / "out")
     rerun = reportkit(
@@ -227,3 +255,113 @@ def test_read_only_out_gives_a_clear_message(four_units: Path, tmp_path: Path, s
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "无法" in proc.stderr and str(small_tmpfs / "out") in proc.stderr
+
+
+def run_with_cell(tmp_path: Path, workbook: Path, code: str) -> dict:
+    """A run whose notebook has one extra cell that fails some units: it exits 1 with no
+    traceback; its manifest."""
+    custom = notebook_with(tmp_path, code)
+    proc = reportkit(
+        "run", str(workbook), "--out", "out", "--notebook", str(custom), "--jobs", "2",
+        cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    return manifest(tmp_path / "out")
+
+
+def test_a_lost_worker_fails_only_its_unit(four_units: Path, tmp_path: Path):
+    """A worker process that dies mid-unit (its kernel kills it) fails that unit alone."""
+    a = unit_names(four_units)[0]
+    code = f"import os, signal\nif unit == {a!r}:\n    os.kill(os.getppid(), signal.SIGKILL)\n"
+    m = run_with_cell(tmp_path, four_units, code)
+    units = {u["unit"]: u for u in m["units"]}
+    assert units[a]["status"] == "failed" and "工作进程异常退出" in units[a]["error"]
+    assert [u["status"] for n, u in units.items() if n != a] == ["ok"] * 3
+    assert m["state"] == "complete" and m["summary"]["status"] == "ok"
+    assert_final_files_whole(tmp_path / "out")
+
+
+def run_limited(tmp_path: Path, limits: dict[int, int], *args: str) -> subprocess.CompletedProcess:
+    """`reportkit run` with resource limits (resource.RLIMIT_*: bytes) set by the kernel."""
+    import resource
+
+    def apply() -> None:
+        for which, value in limits.items():
+            resource.setrlimit(which, (value, value))
+
+    return subprocess.run(
+        [str(BIN / "reportkit"), "run", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=apply,
+        # The kernels' IPython history (a growing SQLite file) is not the file under test.
+        env={**os.environ, "IPYTHONDIR": str(tmp_path / "ipython")},
+    )
+
+
+def test_file_size_limit_names_the_file_and_keeps_the_last_good_reports(
+    four_units: Path, tmp_path: Path
+):
+    """Under `ulimit -f`, writes fail with EFBIG (Python ignores SIGXFSZ).
+
+    The limit comes from the sizes measured in a good run: above every file the run writes
+    before the reports (the dataset, stats.json, report.html, manifest, index), below the
+    executed notebook (report.ipynb), the largest file of a unit. The dataset is rebuilt into a
+    fresh cache folder under the limit, so it is written too.
+    """
+    import resource
+
+    out = tmp_path / "out"
+    reportkit("run", str(four_units), "--out", "out", "--jobs", "2", cwd=tmp_path)
+    dirs = [out / u["dir"] for u in manifest(out)["units"]]
+    good = {p: p.read_bytes() for d in dirs for p in d.iterdir()}
+    smaller = [p for p in good if p.name in ("report.html", "stats.json")]
+    smaller += [p for p in (tmp_path / "build").rglob("*") if p.is_file()]
+    limit = max(p.stat().st_size for p in smaller) + 4096
+    notebooks = [d / "report.ipynb" for d in dirs]
+    assert limit < min(p.stat().st_size for p in notebooks), "the demo no longer fits this test"
+
+    proc = run_limited(
+        tmp_path,
+        {resource.RLIMIT_FSIZE: limit},
+        str(four_units), "--out", "out", "--cache-dir", "fresh", "--force", "--jobs", "2",
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "文件超过大小上限" in proc.stderr and "File too large" in proc.stderr
+    assert f"写入 {notebooks[0]} 失败" in proc.stderr
+    assert (tmp_path / "fresh" / "dataset" / "meta.json").is_file()
+    # Nothing was replaced: every report file is the good run's, byte for byte.
+    assert {p: p.read_bytes() for d in dirs for p in d.iterdir()} == good
+    assert not [p for p in out.rglob(".*") if p.name != ".reportkit.lock"]
+    for entry in manifest(out)["units"]:
+        assert entry["status"] == "failed" and "文件超过大小上限" in entry["error"]
+        assert entry["stale_outputs"] == {"ipynb": "report.ipynb", "html": "report.html"}
+    assert_final_files_whole(out)
+
+
+def test_memory_and_open_file_limits_fail_only_their_units(four_units: Path, tmp_path: Path):
+    """One kernel lowers its own address-space limit, another its open-file limit (the kernel
+    enforces both); those two units fail with their cause, the others finish."""
+    a, b, *others = unit_names(four_units)
+    code = (
+        "import os\n"
+        "from resource import RLIMIT_AS, RLIMIT_NOFILE, getrlimit, setrlimit\n"
+        f"if unit == {a!r}:\n"
+        "    size = int(open('/proc/self/statm').read().split()[0]) * os.sysconf('SC_PAGE_SIZE')\n"
+        "    setrlimit(RLIMIT_AS, (size + (256 << 20), getrlimit(RLIMIT_AS)[1]))\n"
+        "    block = bytearray(2 << 30)\n"
+        f"if unit == {b!r}:\n"
+        "    n = len(os.listdir('/proc/self/fd'))\n"
+        "    setrlimit(RLIMIT_NOFILE, (n + 16, getrlimit(RLIMIT_NOFILE)[1]))\n"
+        "    handles = [open(os.devnull) for _ in range(200)]\n"
+    )
+    units = {u["unit"]: u for u in run_with_cell(tmp_path, four_units, code)["units"]}
+    assert units[a]["status"] == "failed" and "内存不足" in units[a]["error"]
+    assert "MemoryError" in units[a]["error"]
+    assert units[b]["status"] == "failed" and "打开的文件过多" in units[b]["error"]
+    assert "Too many open files" in units[b]["error"]
+    assert all(units[u]["status"] == "ok" for u in others)
+    assert_final_files_whole(tmp_path / "out")

@@ -1,0 +1,64 @@
+"""Executors: where units run. The runner sees one protocol; executors are found by name.
+
+An executor is registered like a format, through the `reportkit.executors` entry point group,
+whose value is a factory taking ExecutorSettings. `local` (a pool of worker processes on this
+machine) ships with reportkit. The runner only submits jobs, takes the results as they come,
+cancels on Ctrl-C and closes; everything about processes, retries or clusters stays inside the
+executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Protocol
+
+from reportkit.errors import UsageError
+from reportkit.execution import JobOutput, UnitJob
+
+GROUP = "reportkit.executors"
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """What every executor is told: how many units may run at once and where stray output goes."""
+
+    workers: int
+    log_path: Path | None = None
+
+
+class WorkerLost(RuntimeError):
+    """The worker running a unit ended without returning its result."""
+
+
+class Executor(Protocol):
+    def submit(self, job: UnitJob) -> Future[JobOutput]:
+        """Queue one job; the future's exception is set if its worker was lost."""
+
+    def as_completed(self, futures: Iterable[Future[JobOutput]]) -> Iterator[Future[JobOutput]]:
+        """Yield the futures as they finish, in that order."""
+
+    def cancel(self) -> None:
+        """Stop now: queued jobs are dropped and running units killed (Ctrl-C)."""
+
+    def close(self) -> None:
+        """Release the workers once every result is in."""
+
+
+def _registry() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def executor_names() -> list[str]:
+    return sorted(_registry())
+
+
+def executor_factory(name: str) -> Callable[[ExecutorSettings], Executor]:
+    """The factory registered as `name`; checked before a run touches anything."""
+    entry = _registry().get(name)
+    if entry is None:
+        raise UsageError(f"不支持的执行器：{name}（可选：{', '.join(executor_names())}）")
+    return entry.load()
