@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 
 class ReportkitError(Exception):
@@ -42,11 +42,12 @@ class Issue:
     value: str | None
     message: str
     severity: str = "error"  # or "warning", or "note" (something skipped, said once)
-    cell: str | None = None
+    cell: str | None = field(default=None, compare=False)  # derived from row and column
 
     def to_json(self) -> dict:
         data = asdict(self)
         data.pop("severity")
+        data.pop("cell")  # the JSON contract names the place by row and column header
         return data
 
     def line(self, rows: str | None = None, detail: str = "") -> str:

@@ -286,11 +286,6 @@ CASES: list[Case] = [
         lambda folder: [folder / "missing.xlsx"],
         (Where("missing.xlsx", "文件不存在"),),
     ),
-    Case(
-        "path_is_a_folder",
-        _one("folder.xlsx", lambda p: p.mkdir()),
-        (Where("folder.xlsx", "文件夹"),),
-    ),
     Case("path_is_a_fifo", _one("pipe.xlsx", _fifo), (Where("pipe.xlsx", "不是普通文件"),)),
     # -- sheets and headers --------------------------------------------------------------------
     Case(
