@@ -487,6 +487,8 @@ _CELL_WITH_FORMULA = re.compile(
     rb"<(?:\w+:)?c\b([^>]*)>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>([^<]*)</(?:\w+:)?f>)"
     rb"\s*(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>"
 )
+#: A formula typed as a string or an error: an empty <v> is then a real (empty) result.
+_STRING_OR_ERROR = re.compile(rb"\bt=[\"'](?:str|e)[\"']")
 #: A quick test that a sheet may hold a formula element (<f>, <x:f …/>): a literal first byte
 #: lets re skip ahead, 20 times faster than matching the tag; a false hit only costs the scan.
 _MAY_HAVE_FORMULA = re.compile(rb"f[\s>/]")
@@ -532,7 +534,7 @@ def _xlsx_error_cells(path: Path, sheet_names: Sequence[str]) -> _ErrorCells:
                 if _MAY_HAVE_FORMULA.search(data):
                     for match in _CELL_WITH_FORMULA.finditer(data):
                         ref = _CELL_REF.search(match.group(1))
-                        if ref and not re.search(rb"\bt=[\"'](?:str|e)[\"']", match.group(1)):
+                        if ref and not _STRING_OR_ERROR.search(match.group(1)):
                             formula = (match.group(2) or b"").decode("utf-8", "replace")
                             row, col = int(ref.group(2)) - 1, _column_index(ref.group(1).decode())
                             cells.append((row, col, f"={html.unescape(formula)}"))

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from reportkit.ingest import UNCACHED_FORMULA, read_workbooks
 from reportkit.messages import MAX_LINES, row_ranges
 from tests.test_bad_input import HEADER, TITLE, act, reportkit, xlsx
 
@@ -106,3 +107,13 @@ def test_uncalculated_formulas_get_their_own_message_once_per_column(tmp_path: P
         *((r + 2, f"=DATE(2019,3,{r})") for r in range(1, 21)),
         (24, "=DATE(2019,5,1)"),
     }
+
+
+def test_an_uncalculated_title_above_the_header_is_only_a_warning(tmp_path: Path) -> None:
+    """A title is no data: a formula there cannot change a figure, so it never stops a run."""
+    path = xlsx(tmp_path / "title.xlsx", {"活动台账": [['="2019年"&"台账"'], HEADER, act()]})
+    result = read_workbooks([path])
+    assert not result.errors
+    (warning,) = result.warnings
+    assert (warning.row, warning.column, warning.value) == (1, "A 列", '="2019年"&"台账"')
+    assert warning.message == UNCACHED_FORMULA
