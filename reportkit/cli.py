@@ -7,15 +7,18 @@ bad data or a failed run, 2 for wrong usage). Tracebacks appear only with --debu
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from reportkit import __version__
-from reportkit.errors import ReportkitError, ValidationFailed
+from reportkit.errors import Issue, ReportkitError, UsageError, ValidationFailed
+
+if TYPE_CHECKING:
+    from reportkit.sources import Inputs
 
 _PATHS = click.Path(path_type=Path)
 
@@ -32,8 +35,7 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             if debug:
                 raise
             if isinstance(exc, ValidationFailed):
-                for issue in exc.issues:
-                    click.echo(str(issue), err=True)
+                _echo_issues(exc.issues)
             click.echo(f"reportkit：{exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
@@ -65,23 +67,67 @@ def main(debug: bool) -> None:
     """
 
 
+def _echo_issues(issues: Sequence[Issue]) -> None:
+    """Issues on stderr, grouped over row ranges and capped (reportkit.messages)."""
+    from reportkit.messages import terminal_lines
+
+    for line in terminal_lines(issues):
+        click.echo(line, err=True)
+
+
+_RECURSIVE = click.option(
+    "--recursive", "-r", is_flag=True, help="Read workbooks in subfolders of a folder too."
+)
+
+
+def _workbooks(paths: Sequence[Path], recursive: bool, echo_notes: bool = True) -> Inputs:
+    """Folders expanded and lock files skipped; the notes on stderr unless the caller shows them."""
+    from reportkit.sources import find_workbooks
+
+    inputs = find_workbooks(paths, recursive)
+    if paths and not inputs.files:
+        _echo_issues(inputs.notes)
+        raise UsageError("没有可读取的工作簿：给出的文件都已跳过（见上方提示）。")
+    if echo_notes:
+        _echo_issues(inputs.notes)
+    return inputs
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=_PATHS)
 @click.option("--json", "as_json", is_flag=True, help="Print problems as a JSON list.")
+@_RECURSIVE
+@click.option(
+    "--annotate",
+    "annotate_dir",
+    type=_PATHS,
+    default=None,
+    metavar="OUT_FOLDER",
+    help="Write <name>.校验.xlsx per workbook with problems: cells marked, a 校验结果 sheet.",
+)
 @_friendly
-def validate(paths: tuple[Path, ...], as_json: bool) -> None:
-    """Check workbooks; exit 0 when clean, 1 on errors.
+def validate(
+    paths: tuple[Path, ...], as_json: bool, recursive: bool, annotate_dir: Path | None
+) -> None:
+    """Check workbooks (files or folders); exit 0 when clean, 1 on errors.
 
-    Each problem names the file, sheet, Excel row, column and value.
+    Each problem names the file, sheet, Excel row, column and value; the same problem in many
+    rows is one line. --json lists every cell.
     """
     from reportkit.ingest import read_workbooks
 
-    result = read_workbooks(paths)
+    inputs = _workbooks(paths, recursive, echo_notes=False)
+    result = read_workbooks(inputs.files)
+    issues = [*inputs.notes, *result.issues]
     if as_json:
-        click.echo(ValidationFailed(result.issues).to_json())
+        click.echo(ValidationFailed(issues).to_json())
     else:
-        for issue in result.issues:
-            click.echo(str(issue), err=True)
+        _echo_issues(issues)
+    if annotate_dir is not None:
+        from reportkit.annotate import annotate_workbooks
+
+        for done in annotate_workbooks(inputs.files, result.issues, annotate_dir):
+            click.echo(done.message, err=as_json)
     if result.errors:
         if not as_json:
             click.echo(f"reportkit：{ValidationFailed(result.issues)}", err=True)
@@ -100,14 +146,14 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     show_default=True,
     help="Dataset folder to write (Parquet).",
 )
+@_RECURSIVE
 @_friendly
-def ingest(paths: tuple[Path, ...], out_dir: Path) -> None:
-    """Validate workbooks and write the normalised dataset (Parquet)."""
+def ingest(paths: tuple[Path, ...], out_dir: Path, recursive: bool) -> None:
+    """Validate workbooks (files or folders) and write the normalised dataset (Parquet)."""
     from reportkit.dataset import ingest_to_dataset
 
-    result = ingest_to_dataset(paths, out_dir)
-    for issue in result.issues:
-        click.echo(str(issue), err=True)
+    result = ingest_to_dataset(_workbooks(paths, recursive).files, out_dir)
+    _echo_issues(result.issues)
     click.echo(f"已写入数据集：{out_dir}（{result.summary()}）")
 
 
@@ -218,6 +264,7 @@ def _split_csv(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     help="Override a parameter; KEY may be dotted (norms.党课.min), VALUE is YAML.",
 )
 @click.option("--force", is_flag=True, help="Rebuild every unit, even unchanged ones.")
+@_RECURSIVE
 @click.option(
     "--cache-dir",
     type=_PATHS,
@@ -265,13 +312,15 @@ def run(
     period_label: str | None,
     overrides: tuple[tuple[str, str], ...],
     force: bool,
+    recursive: bool,
     cache_dir: Path | None,
     timeout: float,
     notebook: Path | None,
     executor: str,
     prune: bool,
 ) -> None:
-    """Validate the logs in PATHS, then render one report per unit, an index and a summary.
+    """Validate the logs in PATHS (files or folders), then render one report per unit, an
+    index and a summary.
 
     Units whose notebook, parameters, rows and formats are unchanged since the last run are
     reused ("cached"). A unit that fails does not stop the others; the exit code is then 1.
@@ -285,7 +334,7 @@ def run(
         ("period.label", period_label),
     ]
     options = RunOptions(
-        data=[*paths, *data],
+        data=_workbooks([*paths, *data], recursive).files,
         params_path=params_path,
         out=out_dir,
         units=units,

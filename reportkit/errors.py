@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 
 class ReportkitError(Exception):
@@ -22,12 +22,17 @@ class OutputError(ReportkitError):
     """The output folder could not be written."""
 
 
+#: What each severity is called at the start of a terminal line.
+SEVERITY_LABELS = {"error": "错误", "warning": "警告", "note": "提示"}
+
+
 @dataclass(frozen=True)
 class Issue:
     """One bad cell (or file, or sheet): where it is, what it holds and what is wrong.
 
     `row` is the row number Excel shows (1-based, header rows included); None for a whole file
-    or sheet. `column` is the header as written in the workbook, or None.
+    or sheet. `column` is the header as written in the workbook, or None. `cell` is the cell's
+    address (B4) when the issue is about one cell, so an annotated copy can mark it.
     """
 
     file: str
@@ -36,24 +41,31 @@ class Issue:
     column: str | None
     value: str | None
     message: str
-    severity: str = "error"  # or "warning"
+    severity: str = "error"  # or "warning", or "note" (something skipped, said once)
+    cell: str | None = field(default=None, compare=False)  # derived from row and column
 
     def to_json(self) -> dict:
         data = asdict(self)
         data.pop("severity")
+        data.pop("cell")  # the JSON contract names the place by row and column header
         return data
 
-    def __str__(self) -> str:
+    def line(self, rows: str | None = None, detail: str = "") -> str:
+        """The terminal line; `rows` ("6–9、12") and `detail` ("共 5 处") describe a group."""
         where = [self.file]
         if self.sheet:
             where.append(f"工作表「{self.sheet}」")
-        if self.row is not None:
-            where.append(f"第 {self.row} 行")
+        if rows is not None or self.row is not None:
+            where.append(f"第 {rows or self.row} 行")
         if self.column:
             where.append(f"「{self.column}」列")
-        value = f"（值：{self.value}）" if self.value not in (None, "") else ""
-        label = "错误" if self.severity == "error" else "警告"
-        return f"{label}：{'，'.join(where)}：{self.message}{value}"
+        if not detail and self.value not in (None, ""):
+            detail = f"值：{self.value}"
+        label = SEVERITY_LABELS.get(self.severity, self.severity)
+        return f"{label}：{'，'.join(where)}：{self.message}{f'（{detail}）' if detail else ''}"
+
+    def __str__(self) -> str:
+        return self.line()
 
 
 class ValidationFailed(ReportkitError):

@@ -12,6 +12,7 @@ few thousand distinct dates, types and counts they contain; Issues are built onl
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 import re
 import stat
@@ -480,6 +481,22 @@ _CELL_WITH_ERROR = re.compile(
     rb"<(?:\w+:)?c\b([^>]*?\bt=[\"']e[\"'][^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S
 )
 _CELL_REF = re.compile(rb"\br=[\"']([A-Z]+)(\d+)[\"']")
+#: A formula cell with no cached result (`<v>` absent or empty, and no string type): written by
+#: a program and never calculated by Excel or WPS, so calamine reads it as blank.
+_CELL_WITH_FORMULA = re.compile(
+    rb"<(?:\w+:)?c\b([^>]*)>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>([^<]*)</(?:\w+:)?f>)"
+    rb"\s*(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>"
+)
+#: A formula typed as a string or an error: an empty <v> is then a real (empty) result.
+_STRING_OR_ERROR = re.compile(rb"\bt=[\"'](?:str|e)[\"']")
+#: A quick test that a sheet may hold a formula element (<f>, <x:f …/>): a literal first byte
+#: lets re skip ahead, 20 times faster than matching the tag; a false hit only costs the scan.
+_MAY_HAVE_FORMULA = re.compile(rb"f[\s>/]")
+#: The message for such a cell; the same for every cell, so the terminal groups them per column.
+UNCACHED_FORMULA = (
+    "单元格是公式，但文件中没有它的计算结果：文件可能是程序生成的，从未在 Excel/WPS 中保存过。"
+    "请用 Excel 或 WPS 打开该文件，保存后再试"
+)
 _CELL_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -494,7 +511,8 @@ _Range = tuple[tuple[int, int], tuple[int, int]]
 def _xlsx_error_cells(path: Path, sheet_names: Sequence[str]) -> _ErrorCells:
     """Cells holding an Excel error value (#REF! …), per sheet: (row index, column index, code).
 
-    calamine reports error cells as blank, so an .xlsx is scanned separately. This runs in a
+    A formula with no cached result is included with its formula ("=DATE(2019,3,5)") as code.
+    calamine reports both as blank, so an .xlsx is scanned separately. This runs in a
     thread beside calamine: zlib releases the GIL, so on two cores it costs no wall time.
     """
     found: _ErrorCells = {}
@@ -512,9 +530,16 @@ def _xlsx_error_cells(path: Path, sheet_names: Sequence[str]) -> _ErrorCells:
                 target = targets.get(sheet.get(f"{_NS_REL}id"), "")
                 part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
                 data = archive.read(part)
+                cells = found.setdefault(name, [])
+                if _MAY_HAVE_FORMULA.search(data):
+                    for match in _CELL_WITH_FORMULA.finditer(data):
+                        ref = _CELL_REF.search(match.group(1))
+                        if ref and not _STRING_OR_ERROR.search(match.group(1)):
+                            formula = (match.group(2) or b"").decode("utf-8", "replace")
+                            row, col = int(ref.group(2)) - 1, _column_index(ref.group(1).decode())
+                            cells.append((row, col, f"={html.unescape(formula)}"))
                 if b't="e"' not in data and b"t='e'" not in data:
                     continue
-                cells = found.setdefault(name, [])
                 for match in _CELL_WITH_ERROR.finditer(data):
                     ref = _CELL_REF.search(match.group(1))
                     value = _CELL_VALUE.search(match.group(2) or b"")
@@ -711,7 +736,10 @@ class _Reader:
             severity: str = "error",
         ) -> None:
             excel_row = None if row is None else row + 1
-            found = Issue(label, name, excel_row, _clip(column), _clip(value), message, severity)
+            cell = f"{_column_letter(col)}{excel_row}" if column and excel_row else None
+            found = Issue(
+                label, name, excel_row, _clip(column), _clip(value), message, severity, cell
+            )
             issues.append((excel_row or 0, col, found))
 
         if not error_cells and not any(_display(cell) for row in rows for cell in row):
@@ -774,12 +802,16 @@ class _Reader:
         error_at = {(r, c): code for r, c, code in error_cells}
         for (r, c), code in sorted(error_at.items()):
             column_name = header.texts.get(c) if r > header.row else None
+            uncached = code.startswith("=")  # a title above the header is no data: a warning
             issue(
                 r,
                 c,
                 column_name or f"{_column_letter(c)} 列",
                 code,
-                f"单元格是 Excel 错误值 {code}，请修正公式或填写实际数值",
+                UNCACHED_FORMULA
+                if uncached
+                else f"单元格是 Excel 错误值 {code}，请修正公式或填写实际数值",
+                "warning" if uncached and r <= header.row else "error",
             )
 
         if not body:

@@ -14,8 +14,9 @@ Exit codes, decided once for every command:
 * 2 (usage): the command line itself is wrong: no PATHS for validate, an unknown option, an option
   value out of range, an unknown output format, an unreadable parameter value.
 * 1 (data): everything about the files named on the command line, including a path that does not
-  exist, a folder, a FIFO or a file that cannot be read. These are reported like bad cells, in
-  the same list, so one run names every problem in every file at once.
+  exist, a FIFO or a file that cannot be read. These are reported like bad cells, in the same
+  list, so one run names every problem in every file at once. (A folder means the workbooks in
+  it, and an empty one is a usage error: tests/test_sources.py.)
 * 0: warnings only (a unit missing from 单位信息, the same unit in two files, exact duplicate
   rows). Warnings never stop a run; the issue's "exit 1" applies to the error cases.
 """
@@ -285,11 +286,6 @@ CASES: list[Case] = [
         "path_does_not_exist",
         lambda folder: [folder / "missing.xlsx"],
         (Where("missing.xlsx", "文件不存在"),),
-    ),
-    Case(
-        "path_is_a_folder",
-        _one("folder.xlsx", lambda p: p.mkdir()),
-        (Where("folder.xlsx", "文件夹"),),
     ),
     Case("path_is_a_fifo", _one("pipe.xlsx", _fifo), (Where("pipe.xlsx", "不是普通文件"),)),
     # -- sheets and headers --------------------------------------------------------------------

@@ -363,12 +363,16 @@ def test_excel_error_values_are_named_by_cell(write_xlsx):
         act(date="#REF!"),
         act(note="#N/A"),
         act(present="=1/0"),
-    ]  # a formula without a cached value reads as blank
+    ]  # openpyxl writes formulas without a cached value: named as never calculated
     result = read_one(write_xlsx, rows)
     errors = {(i.row, i.column): i for i in result.errors}
-    assert set(errors) == {(2, "应到人数"), (3, "日期"), (4, "备注")}
+    assert set(errors) == {(2, "应到人数"), (3, "日期"), (4, "备注"), (5, "实到人数")}
     assert errors[(3, "日期")].value == "#REF!" and "#REF!" in errors[(3, "日期")].message
     assert "Excel 错误值" in errors[(2, "应到人数")].message
+    assert (
+        errors[(5, "实到人数")].value == "=1/0"
+        and "没有它的计算结果" in errors[(5, "实到人数")].message
+    )
 
 
 def test_cached_formula_values_are_used(tmp_path):
