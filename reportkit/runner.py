@@ -46,7 +46,6 @@ PROJECT_DIR = PACKAGE_DIR.parent
 UNIT_NOTEBOOK = PROJECT_DIR / "notebooks" / "unit_report.ipynb"
 SUMMARY_NOTEBOOK = PROJECT_DIR / "notebooks" / "summary.ipynb"
 DEMO_WORKBOOK = PROJECT_DIR / "data" / "demo.xlsx"
-FORMATS = ("html", "pdf", "docx")
 LOCK_NAME = ".reportkit.lock"
 
 log = logging.getLogger("reportkit.run")
@@ -221,10 +220,7 @@ def execute_job(job: UnitJob) -> UnitResult:
     """Run one notebook with papermill, export it, and move every file into place atomically."""
     import papermill
 
-    from reportkit.document import blocks_of_notebook
-    from reportkit.export.docx import blocks_to_docx
-    from reportkit.export.html import notebook_to_html
-    from reportkit.export.pdf import html_to_pdf
+    from reportkit.formats import render_formats
 
     started = time.perf_counter()
     job.dir.mkdir(parents=True, exist_ok=True)
@@ -254,14 +250,7 @@ def execute_job(job: UnitJob) -> UnitResult:
                 os.replace(executed, failed)
                 outputs["ipynb"] = failed.name
             return _failed(job, outputs, started, exc)
-        rendered: dict[str, bytes] = {}
-        page = notebook_to_html(nb)
-        if "html" in job.formats:
-            rendered["html"] = page.encode("utf-8")
-        if "pdf" in job.formats:
-            rendered["pdf"] = html_to_pdf(page, job.fonts)
-        if "docx" in job.formats:
-            rendered["docx"] = blocks_to_docx(blocks_of_notebook(nb), job.fonts)
+        rendered = render_formats(nb, job.formats, job.fonts)
         for fmt, data in rendered.items():
             write_bytes_atomic(job.dir / f"{job.stem}.{fmt}", data)
             outputs[fmt] = f"{job.stem}.{fmt}"
@@ -355,11 +344,14 @@ def _setup_log(out: Path) -> logging.Handler:
 def run(options: RunOptions) -> RunResult:
     from reportkit.dataset import ingest_to_dataset, list_units
     from reportkit.fonts import resolve_fonts
+    from reportkit.formats import format_names
 
     formats = tuple(dict.fromkeys(options.formats))
-    unknown = [f for f in formats if f not in FORMATS]
+    unknown = [f for f in formats if f not in format_names()]
     if unknown:
-        raise UsageError(f"不支持的输出格式：{'、'.join(unknown)}（可选：{', '.join(FORMATS)}）")
+        raise UsageError(
+            f"不支持的输出格式：{'、'.join(unknown)}（可选：{', '.join(format_names())}）"
+        )
     params = load_params(options.params_path, options.overrides)
     period = period_of(params)
     data = list(options.data) or [DEMO_WORKBOOK]
