@@ -136,7 +136,8 @@ class ResolvedFont:
 
     `path` is set only when the user named a font file: the PDF engine then loads that file
     (otherwise `font_files(family)`), matplotlib registers it, and DOCX names `family` (read
-    from the file), since Word can only name a family. `weight` is 700 where a bold face stands in for a heavy official face.
+    from the file), since Word can only name a family. `weight` is 700 where a bold face
+    stands in for a heavy official face.
     `official` is true for a face of the prescribed style or one the user chose, false for a
     free stand-in picked by us.
     """

@@ -325,7 +325,10 @@ def test_override_font_file_is_used(tmp_path: Path) -> None:
     files = font_files(resolve_fonts()["heiti"].family)
     assert files, "the 黑体 stand-in is a file fontconfig lists"
     pdf = blocks_to_pdf(
-        [{"kind": "heading", "level": 1, "text": "一、标题"}, {"kind": "paragraph", "text": "正文"}],
+        [
+            {"kind": "heading", "level": 1, "text": "一、标题"},
+            {"kind": "paragraph", "text": "正文"},
+        ],
         {"heiti": files[0]},
     )
     path = tmp_path / "f.pdf"
@@ -362,7 +365,6 @@ def test_one_compiler_per_process_for_a_font_set() -> None:
     render_formats(sample.sample_notebook(), ["pdf"])
     after = pdf._compiler.cache_info()
     assert after.misses == before.misses and after.hits > before.hits
-
 
 
 @pytest.mark.slow

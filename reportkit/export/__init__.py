@@ -23,7 +23,7 @@ from typing import Any
 
 from reportkit.document import BLOCKS_MIME, Block, blocks_of_notebook
 
-# -- GB/T 9704-2012 geometry, shared by the print CSS, the Typst page and the DOCX styles ----------------------
+# -- GB/T 9704-2012 geometry: the print CSS, the Typst page and the DOCX styles -------------
 
 PAGE_MM = (210.0, 297.0)
 MARGIN_MM = {"top": 37.0, "bottom": 35.0, "left": 28.0, "right": 26.0}

@@ -158,7 +158,16 @@ def _compiler(key: FontsKey) -> tuple[Any, bytes, dict[str, str]]:
 
 # -- blocks to the template's JSON ----------------------------------------------------------
 
-_SVG_SIZE = re.compile(rb"<svg\b[^>]*?\bwidth=\"([\d.]+)(pt|px)?\"[^>]*?\bheight=\"([\d.]+)(pt|px)?\"")
+_SVG_TAG = re.compile(rb"<svg\b[^>]*>")
+_PX_PT = 0.75
+
+
+def _svg_length(tag: bytes, name: bytes) -> float | None:
+    """An <svg> width or height in points (pt or px; matplotlib writes pt)."""
+    found = re.search(rb"\b" + name + rb'="([\d.]+)(pt|px)?"', tag)
+    if not found:
+        return None
+    return float(found.group(1)) * (_PX_PT if found.group(2) == b"px" else 1.0)
 
 
 def _plain(value: Any) -> str:
@@ -166,27 +175,28 @@ def _plain(value: Any) -> str:
 
 
 def _figure(block: Block) -> dict[str, Any] | None:
-    """A figure with its image as SVG text or PNG bytes, and its natural size in points."""
-    mime, data = block.get("mime"), block.get("data")
-    caption = _plain(block.get("caption"))
+    """A figure with its image as SVG text or PNG bytes, and its natural size in points; a
+    picture the PDF cannot draw leaves its caption, centred."""
+    mime, caption = block.get("mime"), _plain(block.get("caption"))
     try:
-        raw = base64.b64decode(data or "", validate=True)
+        raw = base64.b64decode(block.get("data") or "", validate=True)
     except ValueError:
-        return None
-    if mime == "image/svg+xml":
-        size = _SVG_SIZE.search(raw[:4000])
-        if not size:
-            return None
-        unit = 0.75  # px to pt
-        width = float(size.group(1)) * (1 if size.group(2) != b"px" else unit)
-        height = float(size.group(3)) * (1 if size.group(4) != b"px" else unit)
-        return {"kind": "figure", "caption": caption, "svg": raw.decode("utf-8"),
-                "width_pt": width, "height_pt": height}  # fmt: skip
+        raw = b""
+    figure: dict[str, Any] = {"kind": "figure", "caption": caption}
+    tag = _SVG_TAG.search(raw[:4000]) if mime == "image/svg+xml" else None
+    if tag:
+        width, height = _svg_length(tag.group(), b"width"), _svg_length(tag.group(), b"height")
+        if width and height:
+            svg = raw.decode("utf-8", errors="replace")
+            return {**figure, "svg": svg, "width_pt": width, "height_pt": height}
     if mime == "image/png" and raw.startswith(b"\x89PNG") and len(raw) > 24:
         width, height = int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
-        return {"kind": "figure", "caption": caption, "png": list(raw),
-                "width_pt": width * 0.75, "height_pt": height * 0.75}  # fmt: skip
-    return None
+        if width and height:
+            size = {"width_pt": width * _PX_PT, "height_pt": height * _PX_PT}
+            return {**figure, "png": list(raw), **size}
+    if not caption:
+        return None
+    return {"kind": "paragraph", "text": caption, "lead": "", "align": "center"}
 
 
 def _table(block: Block) -> dict[str, Any] | None:
@@ -237,9 +247,7 @@ def _document_json(
         "lang": language.lower() or "zh",
         "region": region.upper() or None,
         "geometry": geometry(),
-        "fonts": {
-            role: {"family": families[role], "weight": font.weight} for role, font in key
-        },
+        "fonts": {role: {"family": families[role], "weight": font.weight} for role, font in key},
         "blocks": [b for b in map(_template_block, blocks) if b is not None],
     }
     return json.dumps(document, ensure_ascii=False)
