@@ -2,7 +2,8 @@
 
 Why Typst: WeasyPrint spent 3–8 s laying out each report (most of it the 附件1 table); Typst's
 compiler ships inside the `typst` wheel, breaks CJK lines and punctuation itself, draws SVG
-natively, writes tagged PDF and PDF/A, and typesets a 35-page report in well under a second.
+natively, writes tagged PDF and PDF/A, and typesets the largest L demo report (33 pages) in
+about 0.3 s once its fonts are loaded (benchmarks/README.md).
 
 How workbook text stays text: the template (templates/export/report.typ) is passed as bytes, the
 blocks as one JSON string in `sys.inputs`, and SVGs inside that JSON; the compiler's root is an
