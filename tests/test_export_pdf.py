@@ -196,6 +196,7 @@ def test_pages_are_not_blank(pdf_path: Path, tmp_path_factory: pytest.TempPathFa
         assert stat.var[0] > 100, image
 
 
+#: Workbook values that would be Typst markup, were text ever evaluated as markup.
 TYPST_MARKUP = (
     '#read("/etc/passwd")',
     '#import "x.typ"',

@@ -99,7 +99,8 @@ def blocks_outputs(nb: Any) -> list[dict[str, Any]]:
 # -- tables: one width rule for HTML, PDF and DOCX -------------------------------------------
 
 
-def _cell_text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A cell or block value as text (None as empty)."""
     return "" if value is None else str(value)
 
 
@@ -119,7 +120,8 @@ def text_columns(rows: Sequence[Sequence[Any]]) -> set[int]:
 
 
 def column_widths(columns: Sequence[str], rows: Sequence[Sequence[Any]], total: int) -> list[int]:
-    """Column widths (twips) by content, so short columns stay narrow and topics get room.
+    """Column widths (adding up to about `total`) by content: short columns stay narrow and
+    topics get room.
 
     The same rule as blocks.html.j2, in 12 pt characters: the widest body cell (ASCII counts
     half; 2 to 24) or half the header (headers may wrap), plus 1.5 for padding. When they add
@@ -129,7 +131,7 @@ def column_widths(columns: Sequence[str], rows: Sequence[Sequence[Any]], total: 
     count = max([len(columns), *(len(r) for r in rows)])
     need = [2.0] * count
     for i, header in enumerate(columns):
-        need[i] = max(need[i], min(math.ceil(width_chars(_cell_text(header)) / 2), 24))
+        need[i] = max(need[i], min(math.ceil(width_chars(as_text(header)) / 2), 24))
     for row in rows:
         for i, value in enumerate(row):
             if value is not None:
@@ -204,6 +206,7 @@ __all__ = [
     "MARGIN_MM",
     "PAGE_MM",
     "ReportMeta",
+    "as_text",
     "blocks_outputs",
     "column_widths",
     "lazy_exporter",

@@ -49,6 +49,7 @@ from reportkit.export import (
     TEXT_HEIGHT_MM,
     TEXT_WIDTH_MM,
     TITLE_PT,
+    as_text,
     column_widths,
     lazy_exporter,
     text_columns,
@@ -171,14 +172,10 @@ def _svg_length(tag: bytes, name: bytes) -> float | None:
     return float(found.group(1)) * (_PX_PT if found.group(2) == b"px" else 1.0)
 
 
-def _plain(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def _figure(block: Block) -> dict[str, Any] | None:
     """A figure with its image as SVG text or PNG bytes, and its natural size in points; a
     picture the PDF cannot draw leaves its caption, centred."""
-    mime, caption = block.get("mime"), _plain(block.get("caption"))
+    mime, caption = block.get("mime"), as_text(block.get("caption"))
     try:
         raw = base64.b64decode(block.get("data") or "", validate=True)
     except ValueError:
@@ -201,15 +198,15 @@ def _figure(block: Block) -> dict[str, Any] | None:
 
 
 def _table(block: Block) -> dict[str, Any] | None:
-    columns = [_plain(c) for c in block.get("columns") or []]
-    rows = [[_plain(v) for v in row] for row in block.get("rows") or []]
+    columns = [as_text(c) for c in block.get("columns") or []]
+    rows = [[as_text(v) for v in row] for row in block.get("rows") or []]
     count = max([len(columns), *(len(r) for r in rows)])
     if count == 0:
         return None
     widths = column_widths(columns, rows, 10_000)
     return {
         "kind": "table",
-        "caption": _plain(block.get("caption")),
+        "caption": as_text(block.get("caption")),
         "compact": bool(block.get("compact")),
         "columns": columns + [""] * (count - len(columns)),
         "rows": [row + [""] * (count - len(row)) for row in rows],
@@ -223,17 +220,17 @@ def _template_block(block: Block) -> dict[str, Any] | None:
     kind = block.get("kind")
     if kind in ("title", "heading"):
         level = min(max(int(block.get("level") or 1), 1), 3)
-        return {"kind": kind, "level": level, "text": _plain(block.get("text"))}
+        return {"kind": kind, "level": level, "text": as_text(block.get("text"))}
     if kind == "paragraph":
         align = block.get("align") if block.get("align") in ("center", "right") else "justify"
-        return {"kind": kind, "text": _plain(block.get("text")),
-                "lead": _plain(block.get("lead")), "align": align}  # fmt: skip
+        return {"kind": kind, "text": as_text(block.get("text")),
+                "lead": as_text(block.get("lead")), "align": align}  # fmt: skip
     if kind == "table":
         return _table(block)
     if kind == "figure":
         return _figure(block)
     if kind == "signature":
-        return {"kind": kind, "lines": [_plain(t) for t in block.get("lines") or [] if t]}
+        return {"kind": kind, "lines": [as_text(t) for t in block.get("lines") or [] if t]}
     if kind == "page_break":
         return {"kind": kind}
     return None
@@ -276,7 +273,7 @@ def blocks_to_pdf(
             f"参数 pdf.standard 不支持“{standard}”（可选：{', '.join(PDF_STANDARDS)}，或留空）。"
         )
     if not title:
-        title = next((_plain(b.get("text")) for b in blocks if b.get("kind") == "title"), "报告")
+        title = next((as_text(b.get("text")) for b in blocks if b.get("kind") == "title"), "报告")
     key = _fonts_key(fonts)
     compiler, template, families = _compiler(key)
     day = date or dt.date(1980, 1, 1)

@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from tests.e2e.conftest import REPO, manifest, reportkit
 from tests.e2e.pdf_positions import landmarks
+from tests.test_export_pdf import TYPST_MARKUP
 
 HEADINGS = (
     (REPO / "tests" / "fixtures" / "outline_headings.txt").read_text(encoding="utf-8").split()
@@ -23,20 +24,6 @@ TWO_MM = 2 * 72 / 25.4
 #: Landmarks whose right edge is fixed by the layout (centred or right-aligned), not by where
 #: an engine breaks the line.
 RIGHT_EDGE_FIXED = {"title", "title-line-2", "page-number"}
-
-TYPST_MARKUP = (
-    '#read("/etc/passwd")',
-    '#import "x.typ"',
-    "$x$",
-    "*b*",
-    "_i_",
-    "[a]",
-    "<l>",
-    "@r",
-    "\\",
-    "//",
-    "/*",
-)
 
 
 def pdf_text(path: Path) -> str:
