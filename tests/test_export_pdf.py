@@ -177,19 +177,23 @@ def test_table_spans_pages_with_repeated_header(pdf_path: Path) -> None:
     assert "第60党支部" in text
 
 
+def keep_pages_as_png(pdf: Path, name: str, factory: pytest.TempPathFactory) -> list[Path]:
+    """Pages 1–2 as PNGs (pdftoppm), kept in pytest's base temporary folder, under artefacts/,
+    for a person to look at; the folder is printed (pytest -s shows it)."""
+    artefacts = factory.getbasetemp() / "artefacts"
+    artefacts.mkdir(exist_ok=True)
+    prefix = artefacts / name
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "2", str(pdf), str(prefix)], check=True
+    )
+    print(f"\n{pdf.name}, pages 1–2 as PNG: {prefix}-*.png")
+    return sorted(artefacts.glob(f"{name}-*.png"))
+
+
 def test_pages_are_not_blank(pdf_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Pages 1–2 as PNGs, kept under pytest's base temporary folder for a person to look at."""
     from PIL import Image, ImageStat
 
-    artefacts = tmp_path_factory.getbasetemp() / "artefacts"
-    artefacts.mkdir(exist_ok=True)
-    subprocess.run(
-        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "2", str(pdf_path),
-         str(artefacts / "sample-page")],
-        check=True,
-    )  # fmt: skip
-    images = sorted(artefacts.glob("sample-page*.png"))
-    print(f"\nPDF pages 1–2 as PNG: {artefacts}")
+    images = keep_pages_as_png(pdf_path, "sample-page", tmp_path_factory)
     assert len(images) == 2
     for image in images:
         stat = ImageStat.Stat(Image.open(image).convert("L"))

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from tests.e2e.conftest import REPO, manifest, reportkit
 from tests.e2e.pdf_positions import landmarks
-from tests.test_export_pdf import TYPST_MARKUP
+from tests.test_export_pdf import TYPST_MARKUP, keep_pages_as_png
 
 HEADINGS = (
     (REPO / "tests" / "fixtures" / "outline_headings.txt").read_text(encoding="utf-8").split()
@@ -43,15 +43,7 @@ def test_landmarks_within_2_mm_of_the_weasyprint_pdf(
     full_run: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     pdf = unit_dir(full_run, POSITION_UNIT) / "report.pdf"
-    artefacts = tmp_path_factory.getbasetemp() / "artefacts"
-    artefacts.mkdir(exist_ok=True)
-    subprocess.run(
-        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "2", str(pdf),
-         str(artefacts / "demo-page")],
-        check=True,
-    )  # fmt: skip
-    print(f"\nDemo report pages 1–2 as PNG: {artefacts}")
-    assert len(list(artefacts.glob("demo-page*.png"))) == 2
+    assert len(keep_pages_as_png(pdf, "demo-page", tmp_path_factory)) == 2
     found = landmarks(pdf)
     assert [(f["page"], f["what"]) for f in found] == [(p["page"], p["what"]) for p in POSITIONS]
     for expected, actual in zip(POSITIONS, found, strict=True):
