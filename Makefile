@@ -7,8 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= reports
 APT_FONTS := fonts-noto-cjk fonts-arphic-ukai
-# What the tests drive for real: a browser, PDF tools, LibreOffice (DOCX and .xls conversion).
-APT_TEST  := chromium poppler-utils libreoffice-writer-nogui libreoffice-calc-nogui
+# What the tests drive for real: a browser, PDF tools, LibreOffice (DOCX and .xls conversion),
+# faketime (the same bytes two days later).
+APT_TEST  := chromium poppler-utils libreoffice-writer-nogui libreoffice-calc-nogui faketime
 
 .PHONY: setup fonts test-tools test lint report bench clean
 

@@ -7,18 +7,25 @@ For each scenario it writes a demo workbook with `reportkit demo`, then measures
     workbook with pandas + openpyxl and filters its unit), then `jupyter nbconvert` to HTML and
     to PDF. For large scenarios it runs a sample of units and extrapolates (said in the output).
 
+It also times the PDF of the scenario's largest unit (the most 附件1 sessions): its executed
+notebook typeset by Typst in this process, once with a fresh compiler (fonts loaded, as a
+worker's first unit) and then warm (as every later unit of that worker); the median of the warm
+runs is the PDF seconds per unit.
+
 Wall time, CPU time of all processes, the driver's peak RSS, seconds per unit and the ratio go
 to benchmarks/results/<scenario>.json, and a table is printed.
 
   python benchmarks/run.py               # S and M
   python benchmarks/run.py L             # L only
   python benchmarks/run.py S --sample 3  # baseline on 3 units only
+  python benchmarks/run.py L --pdf-only  # only the largest unit's PDF seconds
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import os
 import platform
@@ -112,6 +119,49 @@ def reportkit_runs(folder: Path, workbook: Path) -> dict[str, object]:
     return {"full": full, "unchanged": unchanged, "one_unit_edited": one_edit}
 
 
+def largest_unit(workbook: Path) -> str:
+    """The unit with the longest report: the most 附件1 sessions (each a row of its listing)."""
+    from reportkit.ingest import read_workbooks
+    from reportkit.stats import SESSION_TYPES
+
+    activities = read_workbooks([workbook]).tables["activities"]
+    sessions = activities[activities["type"].isin(SESSION_TYPES)]
+    return str(sessions["unit"].value_counts().idxmax())
+
+
+def pdf_seconds(folder: Path, workbook: Path, repeats: int = 5) -> dict[str, object]:
+    """Typst seconds for the largest unit's PDF: cold (first, compiler and fonts loaded) and
+    the median of `repeats` warm runs. Uses the full build's executed notebook when there is
+    one, else runs that one unit (HTML only) to get it."""
+    import nbformat
+    from pypdf import PdfReader
+
+    from reportkit.formats import render_formats
+
+    unit = largest_unit(workbook)
+    out = folder / "out"
+    if not (out / "manifest.json").is_file():
+        out = folder / "pdf-unit"
+        command = [str(BIN / "reportkit"), "run", str(workbook), "--units", unit,
+                   "--formats", "html", "--out", str(out)]  # fmt: skip
+        subprocess.run(command, cwd=folder, check=True, stdout=subprocess.DEVNULL)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    unit_dir = out / next(u["dir"] for u in manifest["units"] if u["unit"] == unit)
+    nb = nbformat.read(unit_dir / "report.ipynb", as_version=4)
+    times = []
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        pdf = render_formats(nb, ["pdf"])["pdf"]
+        times.append(time.perf_counter() - started)
+    return {
+        "unit": unit,
+        "pages": len(PdfReader(io.BytesIO(pdf)).pages),
+        "cold_s": round(times[0], 2),
+        "warm_median_s": round(statistics.median(times[1:]), 2),
+        "warm_runs_s": [round(t, 2) for t in times[1:]],
+    }
+
+
 def naive_loop(folder: Path, workbook: Path, units: list[str], sample: int) -> dict[str, object]:
     """The hand-written loop, on `sample` units; per-unit times scale it to all units."""
     naive = folder / "naive"
@@ -158,7 +208,8 @@ def naive_loop(folder: Path, workbook: Path, units: list[str], sample: int) -> d
     }
 
 
-def scenario(name: str, sample: int | None) -> dict[str, object]:
+def make_demo(name: str) -> tuple[Path, Path]:
+    """A fresh folder with the scenario's demo workbook."""
     units, rows = SCENARIOS[name]
     folder = WORK / name
     shutil.rmtree(folder, ignore_errors=True)
@@ -178,11 +229,17 @@ def scenario(name: str, sample: int | None) -> dict[str, object]:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    workbook = folder / "demo.xlsx"
+    return folder, folder / "demo.xlsx"
+
+
+def scenario(name: str, sample: int | None) -> dict[str, object]:
+    units, rows = SCENARIOS[name]
+    folder, workbook = make_demo(name)
     from reportkit.ingest import read_workbooks
 
     names = read_workbooks([workbook]).units
     fast = reportkit_runs(folder, workbook)
+    pdf = pdf_seconds(folder, workbook)
     shutil.copy(workbook, folder / "naive.xlsx")
     baseline = naive_loop(folder, folder / "naive.xlsx", names, sample or NAIVE_SAMPLE[name])
     return {
@@ -195,16 +252,21 @@ def scenario(name: str, sample: int | None) -> dict[str, object]:
         "command": "reportkit run demo.xlsx --out out --formats html,pdf --jobs 2",
         "reportkit": fast,
         "reportkit_seconds_per_unit": round(fast["full"]["wall_s"] / units, 2),
+        "pdf_largest_unit": pdf,
         "naive": baseline,
         "speedup": round(baseline["wall_s"] / fast["full"]["wall_s"], 1),
     }
 
 
+def pdf_cell(pdf: dict) -> str:
+    return f"{pdf['warm_median_s']} s warm, {pdf['cold_s']} s cold ({pdf['pages']} pages)"
+
+
 def table(results: list[dict]) -> str:
     lines = [
         "| scenario | units / rows | reportkit full | re-run unchanged | re-run one unit edited "
-        "| driver peak RSS | naive loop | speed-up |",
-        "|---|---|---|---|---|---|---|---|",
+        "| driver peak RSS | PDF, largest unit | naive loop | speed-up |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         fast, naive = r["reportkit"], r["naive"]
@@ -214,7 +276,7 @@ def table(results: list[dict]) -> str:
             f"| {fast['full']['wall_s']} s wall, {fast['full']['cpu_s']} s CPU "
             f"| {fast['unchanged']['wall_s']} s {fast['unchanged']['statuses']} "
             f"| {fast['one_unit_edited']['wall_s']} s {fast['one_unit_edited']['statuses']} "
-            f"| {fast['full']['peak_rss_mb']} MB "
+            f"| {fast['full']['peak_rss_mb']} MB | {pdf_cell(r['pdf_largest_unit'])} "
             f"| {naive['wall_s']} s{est} | {r['speedup']}× |"
         )
     return "\n".join(lines)
@@ -226,8 +288,24 @@ def main() -> None:
     )
     parser.add_argument("scenarios", nargs="*", default=["S", "M"], choices=list(SCENARIOS))
     parser.add_argument("--sample", type=int, default=None, help="naive-loop units to run")
+    parser.add_argument(
+        "--pdf-only", action="store_true", help="only the largest unit's PDF seconds"
+    )
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
+    if args.pdf_only:
+        for name in args.scenarios:
+            folder, workbook = make_demo(name)
+            pdf = {
+                "scenario": name,
+                "date": dt.date.today().isoformat(),
+                **pdf_seconds(folder, workbook),
+            }
+            (RESULTS / f"{name}-pdf.json").write_text(
+                json.dumps(pdf, ensure_ascii=False, indent=2), encoding="utf-8"
+            )
+            print(f"{name}: largest unit {pdf['unit']}: {pdf_cell(pdf)}", flush=True)
+        return
     results = []
     for name in args.scenarios:
         print(

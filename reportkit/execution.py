@@ -129,10 +129,7 @@ def execute_job(job: UnitJob) -> JobOutput:
     """Run one notebook with papermill and render it; never raises for the unit's own faults."""
     import papermill
 
-    from reportkit.document import blocks_of_notebook
-    from reportkit.export.docx import blocks_to_docx
-    from reportkit.export.html import notebook_to_html
-    from reportkit.export.pdf import html_to_pdf
+    from reportkit.formats import render_formats
 
     started = time.perf_counter()
     _NotebookCapture.install()
@@ -162,14 +159,7 @@ def execute_job(job: UnitJob) -> JobOutput:
             return failed(exc, files)
         notebook = _NotebookCapture.notebooks.pop(executed).encode("utf-8")
         try:
-            rendered: dict[str, bytes] = {}
-            page = notebook_to_html(nb)
-            if "html" in job.formats:
-                rendered["html"] = page.encode("utf-8")
-            if "pdf" in job.formats:
-                rendered["pdf"] = html_to_pdf(page, job.fonts)
-            if "docx" in job.formats:
-                rendered["docx"] = blocks_to_docx(blocks_of_notebook(nb), job.fonts)
+            rendered = render_formats(nb, job.formats, job.fonts)
             files = {f"{job.stem}.{fmt}": data for fmt, data in rendered.items()}
             if job.stem == "report":
                 files["stats.json"] = (work / "stats.json").read_bytes()

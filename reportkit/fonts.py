@@ -23,6 +23,14 @@ from typing import Any, NamedTuple
 from reportkit.errors import ReportkitError
 
 ROLES: tuple[str, ...] = ("title", "heiti", "kaiti", "fangsong", "songti")
+#: How messages name each role.
+ROLE_NAMES: dict[str, str] = {
+    "title": "标题小标宋",
+    "heiti": "黑体",
+    "kaiti": "楷体",
+    "fangsong": "仿宋",
+    "songti": "宋体",
+}
 
 #: Faces of the prescribed style, best first (Windows, 方正, macOS names).
 OFFICIAL: dict[str, tuple[str, ...]] = {
@@ -118,7 +126,7 @@ INSTALL_HINT = (
     "未找到可用的中文字体，无法生成 PDF/DOCX。请安装中文字体，例如："
     "sudo apt-get install fonts-noto-cjk fonts-arphic-ukai；"
     "或在参数中为各角色指定字体文件，例如 fonts.fangsong: /path/to/仿宋_GB2312.ttf"
-    "（角色：title 标题小标宋、heiti 黑体、kaiti 楷体、fangsong 仿宋、songti 宋体）。"
+    f"（角色：{'、'.join(f'{role} {name}' for role, name in ROLE_NAMES.items())}）。"
 )
 
 
@@ -126,9 +134,10 @@ INSTALL_HINT = (
 class ResolvedFont:
     """The font one role uses.
 
-    `path` is set only when the user named a font file: the PDF then loads it with @font-face,
-    matplotlib registers it, and DOCX names `family` (read from the file), since Word can only
-    name a family. `weight` is 700 where a bold face stands in for a heavy official face.
+    `path` is set only when the user named a font file: the PDF engine then loads that file
+    (otherwise `font_files(family)`), matplotlib registers it, and DOCX names `family` (read
+    from the file), since Word can only name a family. `weight` is 700 where a bold face
+    stands in for a heavy official face.
     `official` is true for a face of the prescribed style or one the user chose, false for a
     free stand-in picked by us.
     """
@@ -366,23 +375,6 @@ def css_font_stack(role: str, fonts: Mapping[str, Any] | None = None) -> str:
     return ", ".join([*map(_quote, unique), GENERIC[role]])
 
 
-def css_family(role: str, font: ResolvedFont) -> str:
-    """The exact CSS family for a resolved font (file fonts get a private @font-face name)."""
-    return _quote(f"reportkit-{role}" if font.path else font.family)
-
-
-def css_font_faces(fonts: Mapping[str, ResolvedFont]) -> str:
-    """@font-face rules for fonts the user gave as files (local file URLs, PDF only)."""
-    rules = []
-    for role, font in fonts.items():
-        if font.path:
-            url = Path(font.path).resolve().as_uri()
-            rules.append(
-                f"@font-face {{ font-family: {css_family(role, font)}; src: url({_quote(url)}); }}"
-            )
-    return "\n".join(rules)
-
-
 def matplotlib_font(role: str = "heiti", fonts: Mapping[str, Any] | None = None) -> Any:
     """A matplotlib FontProperties for a role, registering the font with matplotlib first."""
     from matplotlib.font_manager import FontProperties
@@ -422,7 +414,7 @@ def configure_matplotlib(fonts: Mapping[str, Any] | None = None, role: str = "he
     """Make matplotlib draw CJK with the role's font; returns the family name to use.
 
     Also turns off the Unicode minus (not in every CJK font) and writes SVG text as text that
-    names the family: WeasyPrint then draws it with the embedded font subset, twice as fast as
+    names the family: the PDF engine then draws it with the embedded font subset, twice as fast as
     glyph outlines and selectable in the PDF; a browser without the family uses its own CJK font.
     """
     import matplotlib

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
@@ -34,6 +35,13 @@ def _links(unit_dir: str, outputs: Mapping[str, str]) -> dict[str, str]:
     return {fmt: _href(unit_dir, name) for fmt, name in outputs.items() if fmt != "ipynb"}
 
 
+def failure_kind(error: str | None) -> str:
+    """The Chinese head of a failure cause ("执行超时", "笔记本第 4 个单元格出错（内存不足）"):
+    the index is read by leadership, so exception names and messages stay out of it."""
+    head = (error or "").partition("：")[0]
+    return head if head and not re.search(r"[A-Za-z]", head) else "运行出错"
+
+
 def render_index(
     period: Any,
     units: Sequence[Any],
@@ -41,7 +49,8 @@ def render_index(
     stats: Mapping[str, Any],
     removed: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The page. A failed unit shows its cause, and links to its last good reports marked as
+    """The page. A failed unit shows the kind of failure (never the exception text, which is
+    for the analyst in manifest.json and run.log), and links to its last good reports marked as
     stale (旧版) when there are any; units gone from the data are listed apart."""
     rows = []
     for u in units:
@@ -50,7 +59,7 @@ def render_index(
             {
                 "unit": u.unit,
                 "status": u.status,
-                "error": u.error,
+                "error": failure_kind(u.error),
                 "links": _links(u.dir, u.outputs),
                 "stale": _links(u.dir, u.stale_outputs),
                 "counts": [(s["counts"].get(t, 0) if s else None) for t in KEY_TYPES],

@@ -49,7 +49,6 @@ PROJECT_DIR = PACKAGE_DIR.parent
 UNIT_NOTEBOOK = PROJECT_DIR / "notebooks" / "unit_report.ipynb"
 SUMMARY_NOTEBOOK = PROJECT_DIR / "notebooks" / "summary.ipynb"
 DEMO_WORKBOOK = PROJECT_DIR / "data" / "demo.xlsx"
-FORMATS = ("html", "pdf", "docx")
 LOCK_NAME = ".reportkit.lock"
 
 log = logging.getLogger("reportkit.run")
@@ -176,11 +175,14 @@ def _setup_log(out: Path) -> logging.Handler:
 def run(options: RunOptions) -> RunResult:
     from reportkit.dataset import list_units, open_dataset
     from reportkit.fonts import resolve_fonts
+    from reportkit.formats import format_names
 
     formats = tuple(dict.fromkeys(options.formats))
-    unknown = [f for f in formats if f not in FORMATS]
+    unknown = [f for f in formats if f not in format_names()]
     if unknown:
-        raise UsageError(f"不支持的输出格式：{'、'.join(unknown)}（可选：{', '.join(FORMATS)}）")
+        raise UsageError(
+            f"不支持的输出格式：{'、'.join(unknown)}（可选：{', '.join(format_names())}）"
+        )
     executor = executor_factory(options.executor)
     params = load_params(options.params_path, options.overrides)
     period = period_of(params)

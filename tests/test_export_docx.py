@@ -13,17 +13,19 @@ import pytest
 
 try:  # tests/ is a rootdir folder, or a package if someone adds tests/__init__.py
     import test_export_html as sample
+    from test_export_pdf import build_in_two_processes
 except ImportError:  # pragma: no cover
     from tests import test_export_html as sample
+    from tests.test_export_pdf import build_in_two_processes
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
 @pytest.fixture(scope="module")
 def docx_bytes() -> bytes:
-    from reportkit.export.docx import notebook_to_docx
+    from reportkit.formats import render_formats
 
-    return notebook_to_docx(sample.sample_notebook())
+    return render_formats(sample.sample_notebook(), ["docx"])["docx"]
 
 
 @pytest.fixture(scope="module")
@@ -158,14 +160,35 @@ def test_svg_without_png_gets_a_note() -> None:
     assert any("图2 趋势" in t and "PDF" in t for t in texts)
 
 
+def test_dated_by_the_report_date_in_properties_and_zip() -> None:
+    import docx
+
+    from reportkit.formats import render_formats
+
+    nb = sample.sample_notebook()
+    nb.metadata["papermill"] = {"parameters": {"params": {"report_date": "2024-06-30"}}}
+    data = render_formats(nb, ["docx"])["docx"]
+    props = docx.Document(io.BytesIO(data)).core_properties
+    assert props.created.date().isoformat() == props.modified.date().isoformat() == "2024-06-30"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert {i.date_time for i in archive.infolist()} == {(2024, 6, 30, 0, 0, 0)}
+
+
+@pytest.mark.slow
+def test_same_report_same_bytes_two_days_apart(tmp_path: Path) -> None:
+    first, second = build_in_two_processes(tmp_path, "docx")
+    assert first.startswith(b"PK")
+    assert first == second
+
+
 def test_is_cheap(docx_bytes: bytes) -> None:
     import time
 
-    from reportkit.export.docx import notebook_to_docx
+    from reportkit.formats import render_formats
 
     nb = sample.sample_notebook()
     started = time.perf_counter()
-    notebook_to_docx(nb)
+    render_formats(nb, ["docx"])
     assert time.perf_counter() - started < 3  # ~0.1 s on the 2-core dev machine
 
 

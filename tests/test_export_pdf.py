@@ -1,13 +1,14 @@
-"""PDF export: GB/T 9704 page geometry, embedded subset CJK fonts, page numbers, offline."""
+"""PDF export (Typst): GB/T 9704 page geometry, embedded subset CJK fonts, page numbers, tags,
+injection safety, deterministic bytes."""
 
 from __future__ import annotations
 
 import collections
 import io
+import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,17 +26,16 @@ pytestmark = pytest.mark.skipif(
 MM = 72 / 25.4
 TEXT_LEFT, TEXT_RIGHT = 28 * MM, (210 - 26) * MM
 TEXT_TOP, TEXT_BOTTOM = 37 * MM, (297 - 35) * MM
-TOLERANCE = 2 * MM
+TOLERANCE = 1 * MM
 ONE_CHAR = 14.0  # page numbers sit one (4号) character in from the text area's edge
 
 
 @pytest.fixture(scope="module")
 def pdf_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from reportkit.export.html import notebook_to_html
-    from reportkit.export.pdf import html_to_pdf
+    from reportkit.formats import render_formats
 
     path = tmp_path_factory.mktemp("pdf") / "report.pdf"
-    path.write_bytes(html_to_pdf(notebook_to_html(sample.sample_notebook())))
+    path.write_bytes(render_formats(sample.sample_notebook(), ["pdf"])["pdf"])
     return path
 
 
@@ -105,16 +105,28 @@ def pages(pdf_path: Path) -> list[dict]:
             chars = [c for c in page.chars if c["text"].strip()]
             footer = [c for c in page.chars if c["top"] > TEXT_BOTTOM + 1 * MM]
             body = [c for c in chars if c["top"] <= TEXT_BOTTOM + 1 * MM]
-            found.append({"body": body, "footer": sorted(footer, key=lambda c: c["x0"])})
+            found.append(
+                {
+                    "body": body,
+                    "footer": sorted(footer, key=lambda c: c["x0"]),
+                    "height": page.height,
+                }
+            )
     return found
+
+
+#: Full-width punctuation whose mark sits in the left half of its box. At a line's end it is
+#: set half-width (GB/T 15834-2011 5.1.10), so only that half counts against the text area.
+CLOSING_PUNCTUATION = set("，。、；：？！）》」』】”’")
 
 
 def test_text_stays_in_the_text_area(pages: list[dict]) -> None:
     for number, page in enumerate(pages, 1):
         for c in page["body"]:
             where = f"page {number}: {c['text']!r} at {c['x0']:.1f},{c['top']:.1f}"
+            right = c["x1"] - (c["size"] / 2 if c["text"] in CLOSING_PUNCTUATION else 0)
             assert c["x0"] >= TEXT_LEFT - TOLERANCE, where
-            assert c["x1"] <= TEXT_RIGHT + TOLERANCE, where
+            assert right <= TEXT_RIGHT + TOLERANCE, where
             assert c["top"] >= TEXT_TOP - TOLERANCE, where
             assert c["bottom"] <= TEXT_BOTTOM + TOLERANCE, where
 
@@ -147,8 +159,11 @@ def test_page_numbers(pages: list[dict]) -> None:
         footer = page["footer"]
         assert "".join(c["text"] for c in footer) == f"— {number} —"
         assert all(abs(c["size"] - 14) <= 0.5 for c in footer)
-        top = min(c["top"] for c in footer)
-        assert TEXT_BOTTOM + 4 * MM < top < TEXT_BOTTOM + 9 * MM
+        # The em dashes' middle sits about 2 mm above the baseline: their top 7 mm below the
+        # text area puts the baseline 8-9 mm below it. (The baseline, not pdfplumber's `top`,
+        # which also depends on the ascent an engine writes into the font descriptor.)
+        baseline = float(page["height"]) - footer[0]["matrix"][5]
+        assert TEXT_BOTTOM + 8 * MM < baseline < TEXT_BOTTOM + 9 * MM, baseline - TEXT_BOTTOM
         if number % 2:  # odd: right-aligned, one character in
             assert abs(footer[-1]["x1"] - (TEXT_RIGHT - ONE_CHAR)) < TOLERANCE
         else:  # even: left-aligned, one character in
@@ -162,68 +177,199 @@ def test_table_spans_pages_with_repeated_header(pdf_path: Path) -> None:
     assert "第60党支部" in text
 
 
-def test_pages_are_not_blank(pdf_path: Path, tmp_path: Path) -> None:
+def keep_pages_as_png(pdf: Path, name: str, factory: pytest.TempPathFactory) -> list[Path]:
+    """Pages 1–2 as PNGs (pdftoppm), kept in pytest's base temporary folder, under artefacts/,
+    for a person to look at; the folder is printed (pytest -s shows it)."""
+    artefacts = factory.getbasetemp() / "artefacts"
+    artefacts.mkdir(exist_ok=True)
+    prefix = artefacts / name
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "2", str(pdf), str(prefix)], check=True
+    )
+    print(f"\n{pdf.name}, pages 1–2 as PNG: {prefix}-*.png")
+    return sorted(artefacts.glob(f"{name}-*.png"))
+
+
+def test_pages_are_not_blank(pdf_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     from PIL import Image, ImageStat
 
-    subprocess.run(
-        [
-            "pdftoppm",
-            "-png",
-            "-r",
-            "40",
-            "-f",
-            "1",
-            "-l",
-            "2",
-            str(pdf_path),
-            str(tmp_path / "page"),
-        ],
-        check=True,
-    )
-    images = sorted(tmp_path.glob("page*.png"))
+    images = keep_pages_as_png(pdf_path, "sample-page", tmp_path_factory)
     assert len(images) == 2
     for image in images:
         stat = ImageStat.Stat(Image.open(image).convert("L"))
         assert stat.var[0] > 100, image
 
 
-def test_fetches_nothing_external() -> None:
-    from reportkit.export.pdf import html_to_pdf
+#: Workbook values that would be Typst markup, were text ever evaluated as markup.
+TYPST_MARKUP = (
+    '#read("/etc/passwd")',
+    '#import "x.typ"',
+    "$x$",
+    "*b*",
+    "_i_",
+    "[a]",
+    "<l>",
+    "@r",
+    "\\",
+    "//",
+    "/*",
+)
 
-    html = (
-        '<p class="rk-p">外链</p><img src="http://10.255.255.1/x.png">'
-        '<img src="file:///etc/hostname">'
-    )
-    started = time.perf_counter()
-    pdf = html_to_pdf(html)
-    assert pdf.startswith(b"%PDF")
-    assert time.perf_counter() - started < 4  # no network timeout was waited for
+
+def test_workbook_text_is_never_typst_markup(tmp_path: Path) -> None:
+    from reportkit.export.pdf import blocks_to_pdf
+
+    values = list(TYPST_MARKUP)
+    joined = " ".join(values)
+    blocks = [
+        {"kind": "title", "text": f"标题{joined}"},
+        {"kind": "heading", "level": 1, "text": f"一、{joined}"},
+        {"kind": "paragraph", "text": joined, "lead": "*lead*"},
+        {"kind": "table", "caption": joined, "columns": ["党支部", "主题"],
+         "rows": [[v, f"主题{v}"] for v in values]},
+        {"kind": "signature", "lines": [joined]},
+    ]  # fmt: skip
+    path = tmp_path / "markup.pdf"
+    path.write_bytes(blocks_to_pdf(blocks))
+    text = _squash(_text(path))
+    for value in [*values, "*lead*"]:
+        assert _squash(value) in text, value
+    assert "root:" not in text  # nothing of /etc/passwd was read
 
 
-def test_fragment_and_override_fonts(tmp_path: Path) -> None:
-    from reportkit.export.pdf import html_to_pdf
+def test_template_evaluates_nothing_and_imports_no_package() -> None:
+    from importlib import resources
+
+    template = resources.files("reportkit").joinpath("templates/export/report.typ").read_text()
+    assert "eval(" not in template
+    assert "@preview" not in template and "#import" not in template
+    assert "read(" not in template and "include" not in template
+
+
+def test_tagged_with_title_and_language(pdf_path: Path) -> None:
+    from pypdf import PdfReader
+
+    info = subprocess.run(
+        ["pdfinfo", str(pdf_path)], capture_output=True, text=True, check=True
+    ).stdout
+    assert re.search(r"^Tagged:\s+yes$", info, re.M), info
+    assert re.search(rf"^Title:\s+{re.escape(sample.TITLE)}$", info, re.M), info
+    assert PdfReader(str(pdf_path)).trailer["/Root"]["/Lang"] == "zh-CN"
+
+
+def test_pdf_a_2b_on_request(tmp_path: Path) -> None:
+    from reportkit.formats import render_formats
+
+    nb = sample.sample_notebook()
+    nb.metadata["papermill"] = {"parameters": {"params": {"pdf": {"standard": "a-2b"}}}}
+    data = render_formats(nb, ["pdf"])["pdf"]
+    assert b"<pdfaid:part>2</pdfaid:part>" in data
+    assert b"<pdfaid:conformance>B</pdfaid:conformance>" in data
+    assert b"pdfaid:part" not in render_formats(sample.sample_notebook(), ["pdf"])["pdf"]
+
+
+def test_unknown_pdf_standard_is_a_chinese_error() -> None:
+    from reportkit.errors import ReportkitError
+    from reportkit.export.pdf import blocks_to_pdf
+
+    with pytest.raises(ReportkitError, match="pdf.standard"):
+        blocks_to_pdf([{"kind": "paragraph", "text": "正文"}], standard="x-9")
+
+
+_BUILD = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+import test_export_html as sample
+from reportkit.formats import render_formats
+nb = sample.sample_notebook()
+Path(sys.argv[1]).write_bytes(render_formats(nb, [sys.argv[2]])[sys.argv[2]])
+"""
+
+
+def build_in_two_processes(tmp_path: Path, fmt: str) -> tuple[bytes, bytes]:
+    """The sample report built by two fresh processes, the second two days later (faketime)."""
+    if shutil.which("faketime") is None:
+        pytest.skip("faketime is not installed (apt-get install faketime)")
+    script = _BUILD.format(tests=str(Path(__file__).parent))
+    outputs = []
+    for prefix, name in (([], "first"), (["faketime", "-f", "+2d"], "second")):
+        path = tmp_path / f"{name}.{fmt}"
+        subprocess.run(
+            [*prefix, sys.executable, "-c", script, str(path), fmt], check=True, timeout=300
+        )
+        outputs.append(path.read_bytes())
+    return outputs[0], outputs[1]
+
+
+@pytest.mark.slow
+def test_same_report_same_bytes_two_days_apart(tmp_path: Path) -> None:
+    first, second = build_in_two_processes(tmp_path, "pdf")
+    assert first.startswith(b"%PDF")
+    assert first == second
+
+
+def test_creation_date_is_the_report_date(pdf_path: Path) -> None:
+    from reportkit.formats import render_formats
+
+    nb = sample.sample_notebook()
+    nb.metadata["papermill"] = {"parameters": {"period_end": "2024-12-31", "params": {}}}
+    info = subprocess.run(
+        ["pdfinfo", "-isodates", "-"],
+        input=render_formats(nb, ["pdf"])["pdf"],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    assert re.search(r"^CreationDate:\s+2024-12-31T00:00:00", info, re.M), info
+
+
+def test_override_font_file_is_used(tmp_path: Path) -> None:
+    from reportkit.export.pdf import blocks_to_pdf
     from reportkit.fonts import font_files, resolve_fonts
 
     files = font_files(resolve_fonts()["heiti"].family)
-    if not files:
-        pytest.skip("the 黑体 stand-in is not a file fontconfig lists")
-    pdf = html_to_pdf(
-        '<h2 class="rk-h1">一、标题</h2><p class="rk-p">正文</p>', {"heiti": files[0]}
+    assert files, "the 黑体 stand-in is a file fontconfig lists"
+    pdf = blocks_to_pdf(
+        [
+            {"kind": "heading", "level": 1, "text": "一、标题"},
+            {"kind": "paragraph", "text": "正文"},
+        ],
+        {"heiti": files[0]},
     )
     path = tmp_path / "f.pdf"
     path.write_bytes(pdf)
     assert "一、标题" in _text(path)
 
 
-def test_cached_styles_make_repeat_exports_cheaper() -> None:
-    from reportkit.export.html import notebook_to_html
-    from reportkit.export.pdf import html_to_pdf
+def test_family_missing_from_its_files_names_the_role(tmp_path: Path) -> None:
+    from reportkit.errors import ReportkitError
+    from reportkit.export.pdf import blocks_to_pdf
+    from reportkit.fonts import font_files, resolve_fonts
 
-    page = notebook_to_html(sample.sample_notebook())
-    html_to_pdf(page)
-    started = time.perf_counter()
-    html_to_pdf(page)
-    assert time.perf_counter() - started < 10  # ~0.7 s on the 2-core dev machine
+    file = font_files(resolve_fonts()["heiti"].family)[0]
+    wrong = {"family": "并不存在的楷体", "path": file, "weight": 400, "official": True}
+    with pytest.raises(ReportkitError, match=r"kaiti（楷体）.*并不存在的楷体"):
+        blocks_to_pdf([{"kind": "paragraph", "text": "正文"}], {"kaiti": wrong})
+
+
+def test_only_the_resolved_fonts_are_embedded(pdf_path: Path) -> None:
+    out = subprocess.run(
+        ["pdffonts", str(pdf_path)], capture_output=True, text=True, check=True
+    ).stdout
+    names = {row.split()[0].split("+", 1)[1] for row in out.splitlines()[2:]}
+    for name in names:  # Noto CJK and AR PL UKai here; never a system or bundled fallback
+        assert "CJK" in name or "Kai" in name or "Song" in name or "Hei" in name, names
+
+
+def test_one_compiler_per_process_for_a_font_set() -> None:
+    from reportkit.export import pdf
+    from reportkit.formats import render_formats
+
+    render_formats(sample.sample_notebook(), ["pdf"])
+    before = pdf._compiler.cache_info()
+    render_formats(sample.sample_notebook(), ["pdf"])
+    after = pdf._compiler.cache_info()
+    assert after.misses == before.misses and after.hits > before.hits
 
 
 @pytest.mark.slow

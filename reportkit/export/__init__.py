@@ -3,9 +3,10 @@
 Only outputs that carry reportkit blocks (reportkit.document.BLOCKS_MIME) reach a report:
 code, prompts, streams, errors and papermill's cells never do.
 
-Modules: `html` (notebook_to_html, ReportHTMLExporter), `pdf` (html_to_pdf, ReportPDFExporter,
-WeasyPrint) and `docx` (blocks_to_docx, ReportDOCXExporter, python-docx). The nbconvert exporters
-are registered as reportkit_html, reportkit_pdf and reportkit_docx.
+Modules: `html` (notebook_to_html, ReportHTMLExporter), `pdf` (blocks_to_pdf, ReportPDFExporter,
+Typst) and `docx` (blocks_to_docx, ReportDOCXExporter, python-docx). Each also defines its
+FORMAT, registered in the `reportkit.formats` entry-point group (see reportkit.formats); the
+nbconvert exporters reportkit_html, reportkit_pdf and reportkit_docx render through it.
 
 Notebook metadata read here (all optional):
     metadata.reportkit = {"title": str, "lang": "zh-CN",
@@ -16,13 +17,13 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reportkit.document import BLOCKS_MIME, Block, blocks_of_notebook
 
-# -- GB/T 9704-2012 geometry, shared by the print CSS and the DOCX styles ----------------------
+# -- GB/T 9704-2012 geometry: the print CSS, the Typst page and the DOCX styles -------------
 
 PAGE_MM = (210.0, 297.0)
 MARGIN_MM = {"top": 37.0, "bottom": 35.0, "left": 28.0, "right": 26.0}
@@ -34,8 +35,15 @@ BODY_PT = 16.0  # 3号
 TITLE_PT = 22.0  # 2号
 PAGE_NUMBER_PT = 14.0  # 4号
 SMALL_PT = 12.0  # tables
+COMPACT_PT = 10.5  # 五号: the long listings of 附件1
 CAPTION_PT = 14.0
 PAGE_NUMBER_GAP_MM = 7.0  # below the text area
+# The em dash's top sits about 0.64 em below the top of a 1.0 line box (measured on rendered
+# pages): the page number's line starts this far below the text area, so that the dash is
+# 7 mm below it (一字线上距版心下边缘7mm).
+PAGE_NUMBER_TOP_MM = round(PAGE_NUMBER_GAP_MM - PAGE_NUMBER_PT * 0.64 * 25.4 / 72, 2)
+TEXT_COLUMN_CHARS = 12  # a table column with longer cells holds text: left-aligned
+TABLE_CHARS = 36  # 12 pt characters across the 156 mm text area
 
 _PT_PER_MM = 72 / 25.4
 # Rounded down to 1/100 pt, so that 22 lines and 28 characters still fit after rounding.
@@ -88,17 +96,62 @@ def blocks_outputs(nb: Any) -> list[dict[str, Any]]:
     return found
 
 
-def make_exporter(
-    name: str,
-    module: str,
-    doc: str,
-    *,
-    mimetype: str,
-    extension: str,
-    label: str,
-    convert: Callable[[Any], str | bytes],
-) -> type:
-    """An nbconvert Exporter class that runs `convert` on the (preprocessed) notebook.
+# -- tables: one width rule for HTML, PDF and DOCX -------------------------------------------
+
+
+def as_text(value: Any) -> str:
+    """A cell or block value as text (None as empty)."""
+    return "" if value is None else str(value)
+
+
+def width_chars(text: str) -> float:
+    """Width in body characters: ASCII letters and digits are half-width."""
+    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
+
+
+def text_columns(rows: Sequence[Sequence[Any]]) -> set[int]:
+    """Columns holding long text (topics), left-aligned; the same rule as blocks.html.j2."""
+    found: set[int] = set()
+    for row in rows:
+        for i, value in enumerate(row):
+            if value is not None and len(str(value)) > TEXT_COLUMN_CHARS:
+                found.add(i)
+    return found
+
+
+def column_widths(columns: Sequence[str], rows: Sequence[Sequence[Any]], total: int) -> list[int]:
+    """Column widths (adding up to about `total`) by content: short columns stay narrow and
+    topics get room.
+
+    The same rule as blocks.html.j2, in 12 pt characters: the widest body cell (ASCII counts
+    half; 2 to 24) or half the header (headers may wrap), plus 1.5 for padding. When they add
+    up to more than the 36 that fit, columns wider than 8 give up the excess in proportion,
+    and if that is not enough every column shrinks towards 3.5 (two characters and padding).
+    """
+    count = max([len(columns), *(len(r) for r in rows)])
+    need = [2.0] * count
+    for i, header in enumerate(columns):
+        need[i] = max(need[i], min(math.ceil(width_chars(as_text(header)) / 2), 24))
+    for row in rows:
+        for i, value in enumerate(row):
+            if value is not None:
+                need[i] = max(need[i], min(width_chars(str(value)), 24))
+    units = [n + 1.5 for n in need]
+    excess = sum(units) - TABLE_CHARS
+    flex = sum(u - 8 for u in units if u > 8)
+    if excess > 0 and flex > 0:
+        units = [max(u - excess * (u - 8) / flex, 8) if u > 8 else u for u in units]
+    floor = 3.5 * len(units)
+    if sum(units) > TABLE_CHARS and floor < TABLE_CHARS:  # shrink towards two characters each
+        k = (TABLE_CHARS - floor) / (sum(units) - floor)
+        units = [3.5 + (u - 3.5) * k for u in units]
+    scale = total / sum(units)
+    return [int(u * scale) for u in units]
+
+
+def make_exporter(name: str, module: str, doc: str, format_name: str) -> type:
+    """An nbconvert Exporter class that renders the (preprocessed) notebook as one registered
+    format (reportkit.formats), the same code path the runner takes.
 
     Built on first use (PEP 562 module __getattr__ in html/pdf/docx): importing nbconvert
     costs about 0.6 s, which the runner's in-process functions never need.
@@ -106,19 +159,24 @@ def make_exporter(
     from nbconvert.exporters import Exporter
     from traitlets import default
 
+    from reportkit.formats import get_format, render_formats
+
+    fmt = get_format(format_name)
+
     class ReportExporter(Exporter):
-        output_mimetype = mimetype
-        export_from_notebook = label
+        output_mimetype = fmt.mimetype
+        export_from_notebook = fmt.label
 
         @default("file_extension")
         def _file_extension_default(self) -> str:
-            return extension
+            return fmt.suffix
 
         def from_notebook_node(
             self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any
         ) -> tuple[str | bytes, dict[str, Any]]:
             nb_copy, resources = super().from_notebook_node(nb, resources, **kw)
-            return convert(nb_copy), resources
+            data = render_formats(nb_copy, [fmt.name])[fmt.name]
+            return (data.decode("utf-8") if fmt.mimetype.startswith("text/") else data), resources
 
     ReportExporter.__name__ = ReportExporter.__qualname__ = name
     ReportExporter.__module__ = module
@@ -126,14 +184,14 @@ def make_exporter(
     return ReportExporter
 
 
-def lazy_exporter(name: str, module: str, doc: str, **spec: Any) -> Callable[[str], Any]:
+def lazy_exporter(name: str, module: str, doc: str, format_name: str) -> Callable[[str], Any]:
     """A module `__getattr__` (PEP 562) that builds exporter `name` with make_exporter on first
     access and keeps it in the module, so entry points resolve without importing nbconvert early."""
 
     def module_getattr(attribute: str) -> Any:
         if attribute != name:
             raise AttributeError(f"module {module!r} has no attribute {attribute!r}")
-        cls = make_exporter(name, module, doc, **spec)
+        cls = make_exporter(name, module, doc, format_name)
         setattr(sys.modules[module], name, cls)
         return cls
 
@@ -148,8 +206,12 @@ __all__ = [
     "MARGIN_MM",
     "PAGE_MM",
     "ReportMeta",
+    "as_text",
     "blocks_outputs",
+    "column_widths",
     "lazy_exporter",
     "make_exporter",
     "report_metadata",
+    "text_columns",
+    "width_chars",
 ]

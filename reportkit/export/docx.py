@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from reportkit.document import Block, blocks_of_notebook
+from reportkit.document import Block
 from reportkit.export import (
     BODY_PT,
     CAPTION_PT,
@@ -35,10 +35,13 @@ from reportkit.export import (
     TEXT_HEIGHT_MM,
     TEXT_WIDTH_MM,
     TITLE_PT,
+    column_widths,
     lazy_exporter,
-    report_metadata,
+    text_columns,
+    width_chars,
 )
 from reportkit.fonts import ROLES, ResolvedFont, resolve_fonts
+from reportkit.formats import ExecutedReport, Format
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -54,8 +57,6 @@ PAGE_NUMBER_LINE_PT = 16.0
 # below the text area; the dash sits near the middle of the 16 pt line.
 FOOTER_MM = MARGIN_MM["bottom"] - PAGE_NUMBER_GAP_MM - PAGE_NUMBER_LINE_PT * 25.4 / 72 / 2
 FIGURE_MAX_HEIGHT_MM = TEXT_HEIGHT_MM * 0.6
-TEXT_COLUMN_CHARS = 12  # a column with longer cells holds text: left-aligned, like the HTML
-TABLE_CHARS = 36  # 12 pt characters across the 156 mm text area
 
 _THEME_FONT_ATTRS = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
 _FONT_ATTRS = ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs")
@@ -441,50 +442,6 @@ def _rows_xml(
     return "".join(parts)
 
 
-def _width_chars(text: str) -> float:
-    """Width in body characters: ASCII letters and digits are half-width."""
-    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
-
-
-def text_columns(rows: Sequence[Sequence[Any]]) -> set[int]:
-    """Columns holding long text (topics), left-aligned; the same rule as blocks.html.j2."""
-    found: set[int] = set()
-    for row in rows:
-        for i, value in enumerate(row):
-            if value is not None and len(str(value)) > TEXT_COLUMN_CHARS:
-                found.add(i)
-    return found
-
-
-def column_widths(columns: Sequence[str], rows: Sequence[Sequence[Any]], total: int) -> list[int]:
-    """Column widths (twips) by content, so short columns stay narrow and topics get room.
-
-    The same rule as blocks.html.j2, in 12 pt characters: the widest body cell (ASCII counts
-    half; 2 to 24) or half the header (headers may wrap), plus 1.5 for padding. When they add
-    up to more than the 36 that fit, columns wider than 8 give up the excess in proportion,
-    and if that is not enough every column shrinks towards 3.5 (two characters and padding).
-    """
-    count = max([len(columns), *(len(r) for r in rows)])
-    need = [2.0] * count
-    for i, header in enumerate(columns):
-        need[i] = max(need[i], min(math.ceil(_width_chars(_text(header)) / 2), 24))
-    for row in rows:
-        for i, value in enumerate(row):
-            if value is not None:
-                need[i] = max(need[i], min(_width_chars(str(value)), 24))
-    units = [n + 1.5 for n in need]
-    excess = sum(units) - TABLE_CHARS
-    flex = sum(u - 8 for u in units if u > 8)
-    if excess > 0 and flex > 0:
-        units = [max(u - excess * (u - 8) / flex, 8) if u > 8 else u for u in units]
-    floor = 3.5 * len(units)
-    if sum(units) > TABLE_CHARS and floor < TABLE_CHARS:  # shrink towards two characters each
-        k = (TABLE_CHARS - floor) / (sum(units) - floor)
-        units = [3.5 + (u - 3.5) * k for u in units]
-    scale = total / sum(units)
-    return [int(u * scale) for u in units]
-
-
 class _Writer:
     """Appends blocks to a document; style ids are looked up once (python-docx's by-name
     lookup scans all styles and dominated the export time)."""
@@ -648,7 +605,7 @@ class _Writer:
         previous = body[-2] if len(body) > 1 else None  # the element before w:sectPr
         if previous is not None and previous.tag == _qn("w:p"):
             previous.get_or_add_pPr().get_or_add_keepNext()  # Word brings its last lines along
-        box = max(_width_chars(t) for t in texts) + 1  # one spare character against wrapping
+        box = max(width_chars(t) for t in texts) + 1  # one spare character against wrapping
         paragraph = self.paragraph(style="Signature")
         for i, text in enumerate(texts):
             run = paragraph.add_run(text)
@@ -668,12 +625,15 @@ def blocks_to_docx(
     blocks: Sequence[Block],
     fonts: Mapping[str, Any] | None = None,
     title: str | None = None,
+    date: dt.date | None = None,
 ) -> bytes:
     """DOCX bytes for report blocks.
 
     `fonts`: params-style overrides (role -> family or file) or resolved fonts (ResolvedFont or
-    its to_json() dict), as for html_to_pdf. `title` sets the document properties (default:
-    the title block's text).
+    its to_json() dict), as for blocks_to_pdf. `title` sets the document properties (default:
+    the title block's text). `date` is the creation and modification date, in the core
+    properties and on every zip entry (default 1980-01-01, never the clock): the same blocks
+    give the same bytes.
     """
     import docx
 
@@ -688,32 +648,51 @@ def blocks_to_docx(
         doc.add_paragraph()  # Word wants a paragraph after a closing table
     if title is None:
         title = next((_text(b.get("text")) for b in blocks if b.get("kind") == "title"), "")
+    day = date or dt.date(1980, 1, 1)
     props = doc.core_properties
     props.title = (title or "")[:255]  # Word's core properties hold at most 255 characters
     props.language = "zh-CN"
     props.author = "reportkit"
     props.last_modified_by = "reportkit"
     props.revision = 1
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
-    props.created = props.modified = now
+    props.created = props.modified = dt.datetime(day.year, day.month, day.day)
     buffer = io.BytesIO()
     doc.save(buffer)
-    return buffer.getvalue()
+    return _dated_zip(buffer.getvalue(), day)
 
 
-def notebook_to_docx(nb: Any, fonts: Mapping[str, Any] | None = None) -> bytes:
-    """DOCX of an executed report notebook; fonts default to metadata.reportkit.fonts."""
-    blocks = blocks_of_notebook(nb)
-    meta = report_metadata(nb, blocks)
-    return blocks_to_docx(blocks, meta.fonts if fonts is None else fonts, meta.title)
+def _dated_zip(data: bytes, day: dt.date) -> bytes:
+    """The same zip with every entry dated `day` (python-docx stamps entries with the clock)."""
+    import zipfile
 
+    stamp = (day.year, day.month, day.day, 0, 0, 0)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for entry in source.infolist():
+            info = zipfile.ZipInfo(entry.filename, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = entry.external_attr
+            target.writestr(info, source.read(entry))
+    return out.getvalue()
+
+
+def notebook_to_docx(report: ExecutedReport) -> bytes:
+    """The DOCX of an executed report notebook (the `docx` format)."""
+    return blocks_to_docx(report.blocks, report.fonts, report.meta.title, report.date)
+
+
+FORMAT = Format(
+    name="docx",
+    suffix=".docx",
+    mimetype=DOCX_MIME,
+    label="Report (reportkit DOCX)",
+    needs=frozenset({"blocks", "png"}),
+    render=notebook_to_docx,
+)
 
 __getattr__ = lazy_exporter(
     "ReportDOCXExporter",
     __name__,
     "`jupyter nbconvert --to reportkit_docx`: the editable Word report, without code.",
-    mimetype=DOCX_MIME,
-    extension=".docx",
-    label="Report (reportkit DOCX)",
-    convert=notebook_to_docx,
+    "docx",
 )

@@ -27,8 +27,8 @@ from reportkit.export import (
     LINE_PT,
     MARGIN_MM,
     PAGE_MM,
-    PAGE_NUMBER_GAP_MM,
     PAGE_NUMBER_PT,
+    PAGE_NUMBER_TOP_MM,
     SMALL_PT,
     TEXT_HEIGHT_MM,
     TITLE_PT,
@@ -37,6 +37,7 @@ from reportkit.export import (
     report_metadata,
 )
 from reportkit.fonts import ROLES, css_font_stack
+from reportkit.formats import Format
 
 #: Which elements each font role dresses (songti: page numbers, set in the @page rules).
 ROLE_SELECTORS: dict[str, str] = {
@@ -75,9 +76,7 @@ def geometry() -> dict[str, float]:
         "small_pt": SMALL_PT,
         "caption_pt": CAPTION_PT,
         "page_number_pt": PAGE_NUMBER_PT,
-        # The em dash's top sits about 0.64 em below the top of a 1.0 line box (measured on
-        # rendered pages): put the dash 7 mm below the text area (一字线上距版心下边缘7mm).
-        "page_number_top_mm": round(PAGE_NUMBER_GAP_MM - PAGE_NUMBER_PT * 0.64 * 25.4 / 72, 2),
+        "page_number_top_mm": PAGE_NUMBER_TOP_MM,
         "margin_top_mm": MARGIN_MM["top"],
         "margin_bottom_mm": MARGIN_MM["bottom"],
         "margin_left_mm": MARGIN_MM["left"],
@@ -90,21 +89,12 @@ def geometry() -> dict[str, float]:
     }
 
 
-def font_rules(
-    families: Mapping[str, str],
-    weights: Mapping[str, int] | None = None,
-    *,
-    important: bool = False,
-) -> str:
-    """CSS rules giving each role's elements their font family (and weight, where given)."""
-    bang = " !important" if important else ""
-    rules = []
-    for role, selectors in ROLE_SELECTORS.items():
-        declarations = f"font-family: {families[role]}{bang};"
-        if weights and role in weights:
-            declarations += f" font-weight: {weights[role]}{bang};"
-        rules.append(f"{selectors} {{ {declarations} }}")
-    return "\n".join(rules)
+def font_rules(families: Mapping[str, str]) -> str:
+    """CSS rules giving each role's elements their font family."""
+    return "\n".join(
+        f"{selectors} {{ font-family: {families[role]}; }}"
+        for role, selectors in ROLE_SELECTORS.items()
+    )
 
 
 def _fonts_key(fonts: Mapping[str, Any] | None) -> str:
@@ -181,12 +171,18 @@ def notebook_to_html(nb: Any) -> str:
     return render_page(body, meta.title, meta.lang, meta.fonts)
 
 
+FORMAT = Format(
+    name="html",
+    suffix=".html",
+    mimetype="text/html",
+    label="Report (reportkit HTML)",
+    needs=frozenset({"html"}),
+    render=lambda report: notebook_to_html(report.nb).encode("utf-8"),
+)
+
 __getattr__ = lazy_exporter(
     "ReportHTMLExporter",
     __name__,
     "`jupyter nbconvert --to reportkit_html`: the offline report page, without code.",
-    mimetype="text/html",
-    extension=".html",
-    label="Report (reportkit HTML)",
-    convert=notebook_to_html,
+    "html",
 )

@@ -157,7 +157,7 @@ def test_failure_isolation(demo_workbook: Path, tmp_path: Path):
     assert (tmp_path / "out" / status[first]["dir"] / "report.failed.ipynb").is_file()
     assert [u["status"] for u in m["units"] if u["unit"] != first] == ["ok", "ok"]
     index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
-    assert "forced failure" not in index and "未生成" in index
+    assert "forced failure" not in index and "未生成（笔记本第" in index
 
 
 def manifest_units(workbook: Path, work: Path) -> list[str]:
