@@ -41,8 +41,9 @@ def render_index(
     stats: Mapping[str, Any],
     removed: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The page. A failed unit shows its cause, and links to its last good reports marked as
-    stale (旧版) when there are any; units gone from the data are listed apart."""
+    """The page. A failed unit is marked so (its cause stays in run.log and the manifest) and
+    links its last good reports as stale (旧版) when there are any; units gone from the data
+    are listed apart."""
     rows = []
     for u in units:
         s = stats.get(u.unit) if u.status != "failed" else None
