@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import nbformat
 import pytest
@@ -155,10 +156,11 @@ def test_a_unit_that_now_fails_keeps_its_reports_marked_stale(work: Path):
     after = files_of(folder)
     assert {n: b for n, b in after.items() if n != "report.failed.ipynb"} == good
     assert "故意失败" in (folder / "report.failed.ipynb").read_text(encoding="utf-8")
-    # The index shows the failure and links the old reports as stale; the summary leaves it out.
+    # The index marks the failure and links the old reports as stale; the summary leaves it out.
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "单元格出错" in index and "旧版" in index and "内容已过时" in index
     assert "故意失败" not in index  # the exception text is for the analyst, in the manifest
+    assert f'href="{quote(folder.name)}/report.html"' in index
     assert manifest(out)["summary"]["status"] == "ok"
     summary = (out / "summary.html").read_text(encoding="utf-8")
     assert "覆盖2个单位" in summary and "另有1个单位报告未能生成" in summary
