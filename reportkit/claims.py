@@ -79,6 +79,14 @@ def extremes(values: Mapping[str, int]) -> dict[str, Any] | None:
     }
 
 
+def stands_out(names: Sequence[str], comparands: Sequence[str]) -> bool:
+    """Whether the tied leaders are few enough to name: at most half of the comparands.
+
+    When most years share the top count, naming them as 最多 describes the usual, not a peak.
+    """
+    return 0 < len(names) <= len(comparands) // 2
+
+
 def compare(larger: float, smaller: float) -> dict[str, Any] | None:
     """How `larger` exceeds `smaller`: {"times": "2.3"} from TIMES_MIN up, else {"more": n}.
 
@@ -115,6 +123,15 @@ def yearly_average(by_year: Mapping[str, int], years: Sequence[str]) -> float | 
     if len(years) < 2:
         return None
     return sum(by_year.get(y, 0) for y in years) / len(years)
+
+
+def stated_average(by_year: Mapping[str, int], years: Sequence[str]) -> float | None:
+    """The yearly average as a report states it: over two or more whole years, and at least 1.
+
+    Below one a year, "年均0.1次" reads as a fraction of an activity; the count says it better.
+    """
+    mean = yearly_average(by_year, years)
+    return mean if mean is not None and mean >= 1 else None
 
 
 def low_years(by_year: Mapping[str, int], years: Sequence[str]) -> list[str]:

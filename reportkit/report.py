@@ -102,7 +102,7 @@ class UnitReport(OutlineDocument):
             "total": sum(counts.values()),
             "present": s["attendance"].get("present") or 0,
             "study": claims.nonzero(counts, STUDY_TYPES),
-            "study_peak": peak if peak and not peak["equal"] else None,
+            "study_peak": peak if peak and claims.stands_out(peak["max"], years) else None,
             "meetings": claims.nonzero(counts, MEETING_TYPES),
             "organisation_acts": claims.nonzero(counts, ORGANISATION_ACTS),
             "compliance": claims.compliance(self._judged_branches()),
@@ -117,7 +117,7 @@ class UnitReport(OutlineDocument):
             "learning_types": LEARNING_TYPES,
             "research_count": s["research"]["count"],
             "research_years": len(years),
-            "research_average": claims.yearly_average(research, years),
+            "research_average": claims.stated_average(research, years),
             "research_low": bool(years) and research_whole / len(years) < threshold,
             "attendance": claims.whole_percent(rate) if rate else None,
             "attendance_low": bool(rate) and rate < 0.9,
@@ -145,7 +145,7 @@ class UnitReport(OutlineDocument):
         lowest = min((by_year[y] for y in low), default=None)
         return {
             "none": bool(years) and not self.stats["counts"].get("中心组学习", 0),
-            "average": claims.yearly_average(by_year, years),
+            "average": claims.stated_average(by_year, years),
             "lowest": [y for y in low if by_year[y] == lowest],
             "lowest_count": lowest,
         }
