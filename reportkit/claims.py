@@ -173,14 +173,14 @@ def period_key(month_key: str, per: str) -> str:
 def compliance(judged: Mapping[str, bool]) -> dict[str, Any] | None:
     """Branches judged on the norms and how many met every rule judged for them.
 
-    kind is "all" (均达到), "none" (均存在未达到) or "some" (N个中有M个, M ≥ 1); None when no
-    branch could be judged, so nothing is claimed.
+    kind is "all" (均达到), "none" (均存在未达到) or "some" (N个中有M个, M ≥ 1); `short` counts
+    those that did not. None when no branch could be judged, so nothing is claimed.
     """
     if not judged:
         return None
     met = sum(1 for ok in judged.values() if ok)
     kind = "all" if met == len(judged) else "none" if met == 0 else "some"
-    return {"kind": kind, "judged": len(judged), "met": met}
+    return {"kind": kind, "judged": len(judged), "met": met, "short": len(judged) - met}
 
 
 def period_keys(start: str, end: str, per: str) -> list[str]:

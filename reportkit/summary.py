@@ -157,7 +157,7 @@ class Summary(OutlineDocument):
         }
 
     def figures(self, part: str) -> dict[str, Block]:
-        if part != "compliance" or not self.units:
+        if part != "compliance" or not any(self._judged(u) for u in self.units):
             return {}
         rules = self._rules()
         values = []

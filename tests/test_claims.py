@@ -25,6 +25,8 @@ from reportkit.dataset import ingest_to_dataset, list_units
 from reportkit.params import Period, load_params, unit_params
 from reportkit.report import UnitReport
 from reportkit.stats import compute_stats, sessions
+from reportkit.summary import PARTS as SUMMARY_PARTS
+from reportkit.summary import Summary
 from reportkit.vocabulary import ACTIVITY_TYPES
 from tests.test_stats import Unit, activities
 
@@ -576,3 +578,46 @@ def test_every_sparse_unit_and_period_reads_true(unit: str, datasets: dict[str, 
         params = unit_params(load_params(), unit) | {"_render": {"png": False}}
         report = UnitReport.build(datasets["sparse"], unit, start, end, label, params)
         check_claims(body_text(report), report.stats)
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def summary_text(names: Iterable[str]) -> tuple[str, list[dict[str, Any]]]:
+    units = []
+    for i, name in enumerate(names):
+        stats = dict(rendered(name)[1], unit=f"单位{i + 1}")
+        units.append(stats)
+    summary = Summary(units, "党建工作汇总", {"_render": {"png": False}})
+    text = "\n".join(
+        b["text"] for part in SUMMARY_PARTS for b in summary.blocks(part) if "text" in b
+    )
+    return text, units
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (
+            ["year-mixed", "year-all-compliant"],
+            "2个单位中有1个存在党支部未达到一般要求的情况，共涉及1个党支部",
+        ),
+        (["year-all-compliant", "year-single-branch"], "2个单位核对的党支部均达到一般要求"),
+        (
+            ["year-none-compliant", "year-mixed"],
+            "2个单位均存在党支部未达到一般要求的情况，共涉及3个党支部",
+        ),
+        (["year-single-branch"], "该单位核对的党支部各项制度均达到一般要求"),
+        (["month-none-compliant"], "该单位有2个党支部未达到一般要求"),
+        (["year-empty-log"], "统计期间台账未记录党建活动"),
+    ],
+)
+def test_summary_wording_follows_the_data(names: list[str], expected: str) -> None:
+    text, units = summary_text(names)
+    assert expected in text
+    assert not ZERO.search(text), text
+    short = [u for u in units if u["branches_short"]]
+    if "均达到" in text:
+        assert not short
+    if "均存在" in text:
+        assert len(short) == len(units) >= 2
