@@ -79,12 +79,17 @@ def extremes(values: Mapping[str, int]) -> dict[str, Any] | None:
     }
 
 
-def stands_out(names: Sequence[str], comparands: Sequence[str]) -> bool:
-    """Whether the tied leaders are few enough to name: at most half of the comparands.
+def peak(values: Mapping[str, int]) -> dict[str, Any] | None:
+    """The most among at least two comparands, when it stands out (the extremes otherwise).
 
-    When most years share the top count, naming them as 最多 describes the usual, not a peak.
+    None when all are equal, when more than half share the top (that is the usual, not a
+    peak), or when there is less than one a comparand on average (a peak among mostly empty
+    years says nothing).
     """
-    return 0 < len(names) <= len(comparands) // 2
+    found = extremes(values)
+    if not found or found["equal"] or len(found["max"]) > len(values) // 2:
+        return None
+    return found if sum(values.values()) >= len(values) else None
 
 
 def compare(larger: float, smaller: float) -> dict[str, Any] | None:

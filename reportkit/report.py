@@ -89,7 +89,6 @@ class UnitReport(OutlineDocument):
         counts = s["counts"]
         years = self._whole_years()
         study = self._by_year(STUDY_TYPES)
-        peak = claims.extremes({y: study[y] for y in years})
         discipline = s["discipline"]
         forms = [k for k in discipline["counts"] if "形态" in k]
         threshold = (self.params.get("evidence") or {}).get("research_per_year_min", 4)
@@ -102,7 +101,7 @@ class UnitReport(OutlineDocument):
             "total": sum(counts.values()),
             "present": s["attendance"].get("present") or 0,
             "study": claims.nonzero(counts, STUDY_TYPES),
-            "study_peak": peak if peak and claims.stands_out(peak["max"], years) else None,
+            "study_peak": claims.peak({y: study[y] for y in years}),
             "meetings": claims.nonzero(counts, MEETING_TYPES),
             "organisation_acts": claims.nonzero(counts, ORGANISATION_ACTS),
             "compliance": claims.compliance(self._judged_branches()),
@@ -145,6 +144,9 @@ class UnitReport(OutlineDocument):
         lowest = min((by_year[y] for y in low), default=None)
         return {
             "none": bool(years) and not self.stats["counts"].get("中心组学习", 0),
+            "years": len(years),
+            "mostly_none": len([y for y in years if not by_year[y]]) * 2 > len(years),
+            "years_none": len([y for y in years if not by_year[y]]),
             "average": claims.stated_average(by_year, years),
             "lowest": [y for y in low if by_year[y] == lowest],
             "lowest_count": lowest,

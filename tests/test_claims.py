@@ -193,6 +193,7 @@ SHAPES: dict[str, tuple[Unit, Period]] = {
     "seven_years-central-none-2019": shape(
         "seven_years", keep_central=lambda day: not day.startswith("2019")
     ),
+    "seven_years-central-rare": shape("seven_years", keep_central=lambda day: day < "2019"),
     "seven_years-central-low-tie": shape(
         "seven_years", keep_central=lambda day: day[:4] not in ("2020", "2022") or day[5:7] < "04"
     ),
@@ -320,7 +321,9 @@ def check_claims(text: str, stats: Mapping[str, Any]) -> None:
         assert len(years) >= 2
         totals = {y: year_total(y, STUDY) for y in years}
         top = max(totals.values())
-        assert len(set(totals.values())) > 1
+        leaders = [y for y in years if totals[y] == top]
+        assert len(set(totals.values())) > 1 and len(leaders) <= len(years) // 2
+        assert sum(totals.values()) >= len(years)
         assert m[1].split("年、") == [y for y in years if totals[y] == top] and int(m[2]) == top
 
     def compliance(m: re.Match) -> None:
@@ -357,6 +360,10 @@ def check_claims(text: str, stats: Mapping[str, Any]) -> None:
         lowest = min(central[y] for y in low)
         assert m["years"].split("年、") == [y for y in low if central[y] == lowest]
         assert (int(m["n"]) if m["n"] else 0) == lowest
+
+    def central_rare(m: re.Match) -> None:
+        idle = [y for y in years if not year_total(y, ("中心组学习",))]
+        assert (int(m[1]), int(m[2])) == (len(years), len(idle)) and 2 * len(idle) > len(years)
 
     def research_average(m: re.Match) -> None:
         assert len(years) >= 2 and int(m[1]) == stats["research"]["count"]
@@ -397,6 +404,7 @@ def check_claims(text: str, stats: Mapping[str, Any]) -> None:
             central_low,
         ),
         (r"共开展调研(\d+)次，完整年度年均([\d.]+)次", research_average),
+        (r"中心组学习开展不经常，(\d+)个完整年度中有(\d+)个年度未开展", central_rare),
         (r"党员参加组织生活的平均出勤率为(\d+)%", attendance),
     ]
     for pattern, verify in checks:
@@ -431,6 +439,7 @@ def test_the_shapes_exercise_each_claim() -> None:
         "个党支部均存在未达到一般要求的情况",
         "该党支部各项制度均达到一般要求",
         "大体均衡",
+        "中心组学习开展不经常，7个完整年度中有6个年度未开展",
         "不够均衡",
         "完整年度年均",
         "报告期内未开展基层调研",
