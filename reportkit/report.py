@@ -118,7 +118,7 @@ class UnitReport(OutlineDocument):
             "research_years": len(years),
             "research_average": claims.stated_average(research, years),
             "research_low": bool(years) and research_whole / len(years) < threshold,
-            "attendance": claims.whole_percent(rate) if rate else None,
+            "attendance": rate if rate and claims.whole_percent(rate) else None,
             "attendance_low": bool(rate) and rate < 0.9,
             "short_branches": list(s.get("branches_short") or []),
             "absent_norms": self._absent_norms(),

@@ -21,7 +21,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from reportkit import claims
 from reportkit.dataset import ingest_to_dataset, list_units
+from reportkit.outline import percent
 from reportkit.params import Period, load_params, unit_params
 from reportkit.report import UnitReport
 from reportkit.stats import compute_stats, sessions
@@ -630,3 +632,42 @@ def test_summary_wording_follows_the_data(names: list[str], expected: str) -> No
         assert not short
     if "均存在" in text:
         assert len(short) == len(units) >= 2
+
+
+# --------------------------------------------------------------------------- the predicates
+
+
+def test_predicates_on_edge_values() -> None:
+    assert claims.compare(388, 296) == {"times": None, "more": "92"}
+    assert claims.compare(450, 300) == {"times": "1.5", "more": None}
+    assert claims.compare(3, 0) == {"times": None, "more": "3"}
+    assert claims.compare(2, 2) is None
+    assert claims.main_share({"a": 0, "b": 0}, ["a", "b"]) is None
+    assert claims.main_share({"a": 2, "b": 2, "c": 1}, ["a", "b", "c"]) is None
+    assert claims.main_share({"a": 2, "b": 1}, ["a", "b"]) == {
+        "key": "a",
+        "count": 2,
+        "percent": 67,
+        "only": False,
+    }
+    assert claims.extremes({"a": 5}) is None
+    assert claims.peak({"2019": 3, "2020": 3, "2021": 1}) is None  # most share the top
+    assert claims.peak({"2019": 1, "2020": 0, "2021": 0}) is None  # mostly empty years
+    assert claims.peak({"2019": 4, "2020": 1, "2021": 1})["max"] == ["2019"]
+    assert claims.whole_years("2017-10-18", "2024-12-31") == [str(y) for y in range(2018, 2025)]
+    assert claims.whole_years("2023-01-02", "2023-12-31") == []
+    assert claims.yearly_average({"2023": 5}, ["2023"]) is None
+    assert claims.stated_average({"2022": 1, "2023": 0}, ["2022", "2023"]) is None
+    assert claims.compliance({}) is None
+    assert claims.compliance({"甲": True, "乙": False})["kind"] == "some"
+    granularity = {
+        ("2023-03-01", "2023-03-31"): None,
+        ("2023-01-01", "2023-03-31"): "month",
+        ("2023-01-01", "2023-12-31"): "quarter",
+        ("2023-07-01", "2024-06-30"): "quarter",
+        ("2017-10-18", "2024-12-31"): "year",
+    }
+    for (start, end), per in granularity.items():
+        assert claims.table_granularity(start, end) == per, (start, end)
+    assert claims.period_keys("2023-11-15", "2024-02-01", "quarter") == ["2023Q4", "2024Q1"]
+    assert percent(0.125) == "13%" and percent(0.9549) == "95%"
