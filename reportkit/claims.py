@@ -31,11 +31,6 @@ def whole_percent(share: float) -> int:
     return int(share * 100 + 0.5)
 
 
-def has_any(counts: Mapping[str, int], keys: Iterable[str] | None = None) -> bool:
-    """Whether any of `keys` (default: all) has a non-zero count."""
-    return any(counts.get(k, 0) for k in (counts if keys is None else keys))
-
-
 def nonzero(counts: Mapping[str, int], keys: Iterable[str]) -> list[tuple[str, int]]:
     """(key, count) for the keys with a count, in order: an achievement list leaves zeros out."""
     return [(k, int(counts.get(k, 0))) for k in keys if counts.get(k, 0)]

@@ -138,15 +138,17 @@ class UnitReport(OutlineDocument):
         return {y: sum(by_year[y].get(t, 0) for t in types) for y in by_year}
 
     def _central(self, years: list[str]) -> dict[str, Any]:
-        """中心组学习 over whole years: none held at all, the lowest years, or an even spread."""
+        """中心组学习 over whole years: none at all, idle in most years, the lowest years, or an
+        even spread with its average."""
         by_year = self._by_year(("中心组学习",))
         low = claims.low_years(by_year, years)
         lowest = min((by_year[y] for y in low), default=None)
+        idle = [y for y in years if not by_year[y]]
         return {
             "none": bool(years) and not self.stats["counts"].get("中心组学习", 0),
             "years": len(years),
-            "mostly_none": len([y for y in years if not by_year[y]]) * 2 > len(years),
-            "years_none": len([y for y in years if not by_year[y]]),
+            "mostly_none": len(idle) * 2 > len(years),
+            "years_none": len(idle),
             "average": claims.stated_average(by_year, years),
             "lowest": [y for y in low if by_year[y] == lowest],
             "lowest_count": lowest,
