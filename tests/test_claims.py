@@ -421,9 +421,18 @@ def check_claims(text: str, stats: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------- tests
 
 
+HEADINGS = (FIXTURES / "outline_headings.txt").read_text(encoding="utf-8").split()
+
+
 @pytest.mark.parametrize("name", list(SHAPES))
 def test_every_claim_holds_for_the_data(name: str) -> None:
-    check_claims(*rendered(name))
+    text, stats = rendered(name)
+    check_claims(text, stats)
+    lines = text.splitlines()
+    titles = [h for h in HEADINGS if not h.endswith("。")]
+    leads = [h for h in HEADINGS if h.endswith("。")]
+    assert [line for line in lines if line in titles] == titles  # every one, in order
+    assert [x[: x.index("。") + 1] for x in lines if x[:2] in ("一是", "二是", "三是")] == leads
 
 
 def test_the_shapes_exercise_each_claim() -> None:
