@@ -209,6 +209,9 @@ SHAPES: dict[str, tuple[Unit, Period]] = {
     "year-punish-a-little-more": shape("year", categories=["奖励"] * 4 + ["第二种形态"] * 5),
     "year-forms-no-rewards": shape("year", categories=["第一种形态", "第三种形态"]),
     "year-no-staffing": shape("year", units=None),
+    "year-no-worker-count": shape(
+        "year", units=UNITS.assign(party_workers=pd.array([None], dtype="Int64"))
+    ),
     "year-no-party-worker": shape(
         "year", units=UNITS.assign(party_workers=pd.array([0], dtype="Int64"))
     ),
@@ -460,7 +463,8 @@ def test_the_shapes_exercise_each_claim() -> None:
         "多1人次，罚多奖少",
         "未记录表彰奖励",
         "未配备专职党务工作人员",
-        "无法核对1%～2%的配备比例",
+        "台账未提供机关工作人员总数和专职党务工作人员数，无法核对1%～2%的配备比例",
+        "台账未提供专职党务工作人员数，无法核对",
         "［表］分年度学习教育活动情况",
         "［表］分季度学习教育活动情况",
         "［表］分月份学习教育活动情况",
