@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from reportkit.claims import whole_percent
 from reportkit.document import Block, bundle
 
 #: Parts of a unit report, in order; the notebook shows one per cell.
@@ -99,8 +100,9 @@ def cn_date(value: str | dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def percent(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value * 100:.{digits}f}%"
+def percent(value: float | None) -> str:
+    """A share as prose states it (GB/T 15835): a whole percent, 12%."""
+    return "—" if value is None else f"{whole_percent(value)}%"
 
 
 def org_short(org_name: str) -> str:

@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reportkit import charts, stats
+from reportkit import charts, claims, stats
 from reportkit.dataset import load_unit
 from reportkit.document import Block
 from reportkit.layout import write_json_atomic
+from reportkit.norms import period_label_zh
 from reportkit.outline import PARTS, OutlineDocument
 from reportkit.params import Period, load_params, unit_params
 
@@ -24,9 +25,15 @@ STUDY_TYPES = ("中心组学习", "专题研讨", "大课堂", "主题党日", "
 APPENDIX_TYPES = ("中心组学习", "专题研讨", "党课")
 
 
-def _number(value: float) -> str:
-    """12.0 -> 12, 12.34 -> 12.3: figures as a report writes them."""
-    return f"{value:.1f}".removesuffix(".0")
+#: Theory study forms whose shares 二、（一） compares (学习形式以……为主).
+LEARNING_TYPES = ("中心组学习", "专题研讨", "大课堂")
+#: Counts listed in 一、（二）: meetings held (召开) and activities carried out (开展).
+MEETING_TYPES = ("支部党员大会", "支委会", "党小组会", "组织生活会")
+ORGANISATION_ACTS = ("民主评议党员", "谈心谈话", "品牌创建")
+INTEGRATION_TYPES = ("突击队", "示范岗")
+DISCIPLINE_ACTS = ("监督检查", "谈心谈话", "走访慰问")
+_BY = {"year": "分年度", "quarter": "分季度", "month": "分月份"}
+_PER_COLUMN = {"year": "年度", "quarter": "季度", "month": "月份"}
 
 
 class UnitReport(OutlineDocument):
@@ -73,85 +80,136 @@ class UnitReport(OutlineDocument):
         return stats.display_name(activity_type, self.params)
 
     def facts(self) -> dict[str, Any]:
-        """Figures the wording needs that are derived from stats (kept out of the template)."""
+        """What the wording may claim, each from a predicate in reportkit.claims.
+
+        Lists hold only non-zero items and a claim that does not hold is None or empty, so the
+        template picks each sentence by a plain condition and never states a zero as a figure.
+        """
         s = self.stats
         counts = s["counts"]
-        by_year = s["counts_by_year"]
-        full_years = [y for y in by_year if self._whole_year(int(y))]
-        central = {y: by_year[y].get("中心组学习", 0) for y in full_years}
-        central_mean = sum(central.values()) / len(central) if central else 0
-        low_year = min(central, key=lambda y: central[y]) if central else None
-        study_totals = {y: sum(by_year[y].get(t, 0) for t in STUDY_TYPES) for y in by_year}
-        peak_year = max(study_totals, key=lambda y: study_totals[y]) if study_totals else None
-        learning = sum(counts.get(t, 0) for t in ("中心组学习", "专题研讨", "大课堂"))
-        discipline = s["discipline"]["counts"]
-        forms = {k: v for k, v in discipline.items() if "形态" in k}
-        rewards_total = s["discipline"]["rewards"]
-        forms_total = s["discipline"]["forms"]
-        years = max((self._period_days() + 1) / 365.25, 1 / 12)
-        research_per_year = s["research"]["count"] / years
+        years = self._whole_years()
+        study = self._by_year(STUDY_TYPES)
+        discipline = s["discipline"]
+        forms = [k for k in discipline["counts"] if "形态" in k]
         threshold = (self.params.get("evidence") or {}).get("research_per_year_min", 4)
-        judged = self._judged_branches()
-        imbalance = s.get("imbalance") or {}
+        research = s["research"]["by_year"]
+        research_whole = sum(research.get(y, 0) for y in years)
+        branch_counts = (s.get("imbalance") or {}).get("by_branch") or {}
+        rate = s["attendance"].get("rate")
         return {
             "branch_count": len(s["branches"]),
             "total": sum(counts.values()),
             "present": s["attendance"].get("present") or 0,
-            "study_peak": {"year": peak_year, "count": study_totals[peak_year]}
-            if peak_year and study_totals[peak_year]
-            else None,
-            "branches_judged": len(judged),
-            "branches_all_met": sum(1 for ok in judged.values() if ok),
-            "forms_total": forms_total,
-            "forms_detail": "、".join(f"{k}{v}人次" for k, v in forms.items() if v),
-            "rewards_total": rewards_total,
-            "punish_more": forms_total > rewards_total,
-            "central_mean": _number(central_mean),
-            "central_low": {"year": low_year, "count": central[low_year]}
-            if low_year is not None and central[low_year] < 0.75 * central_mean
-            else None,
-            "central_share": counts.get("中心组学习", 0) / learning if learning else None,
-            "research_per_year": _number(research_per_year),
-            "research_low": research_per_year < threshold,
-            "attendance_low": (s["attendance"].get("rate") or 1) < 0.9,
+            "study": claims.nonzero(counts, STUDY_TYPES),
+            "study_peak": claims.peak({y: study[y] for y in years}),
+            "meetings": claims.nonzero(counts, MEETING_TYPES),
+            "organisation_acts": claims.nonzero(counts, ORGANISATION_ACTS),
+            "compliance": claims.compliance(self._judged_branches()),
+            "integration": dict(claims.nonzero(counts, INTEGRATION_TYPES)),
+            "discipline_acts": claims.nonzero(counts, DISCIPLINE_ACTS),
+            "forms_total": discipline["forms"],
+            "forms": claims.nonzero(discipline["counts"], forms),
+            "rewards_total": discipline["rewards"],
+            "punish_more": claims.compare(discipline["forms"], discipline["rewards"]),
+            "central": self._central(years),
+            "learning_main": claims.main_share(counts, LEARNING_TYPES),
+            "learning_types": LEARNING_TYPES,
+            "research_count": s["research"]["count"],
+            "research_years": len(years),
+            "research_average": claims.stated_average(research, years),
+            "research_low": bool(years) and research_whole / len(years) < threshold,
+            "attendance": rate if rate and claims.whole_percent(rate) else None,
+            "attendance_low": bool(rate) and rate < 0.9,
             "short_branches": list(s.get("branches_short") or []),
-            "imbalance": {
-                "max_branch": imbalance["max_branch"],
-                "max": imbalance["max"],
-                "min_branch": imbalance["min_branch"],
-                "min": imbalance["min"],
-                "ratio": _number(imbalance["max_min_ratio"])
-                if imbalance.get("max_min_ratio")
-                else None,
-            }
-            if imbalance.get("max_branch")
-            and imbalance.get("max_branch") != imbalance.get("min_branch")
-            else None,
+            "absent_norms": self._absent_norms(),
+            "branches": claims.extremes(branch_counts),
+            "branches_unbalanced": claims.notable_spread(branch_counts),
+            "branches_compare": claims.compare(
+                max(branch_counts.values(), default=0), min(branch_counts.values(), default=0)
+            ),
             "session_count": len(self.sessions),
         }
 
-    def _period_days(self) -> int:
-        period = self.stats["period"]
-        return (dt.date.fromisoformat(period["end"]) - dt.date.fromisoformat(period["start"])).days
+    def _whole_years(self) -> list[str]:
+        return claims.whole_years(self.stats["period"]["start"], self.stats["period"]["end"])
 
-    def _whole_year(self, year: int) -> bool:
-        period = self.stats["period"]
-        return period["start"] <= f"{year}-01-01" and f"{year}-12-31" <= period["end"]
+    def _by_year(self, types: tuple[str, ...]) -> dict[str, int]:
+        by_year = self.stats["counts_by_year"]
+        return {y: sum(by_year[y].get(t, 0) for t in types) for y in by_year}
+
+    def _central(self, years: list[str]) -> dict[str, Any]:
+        """中心组学习 over whole years: none at all, idle in most years, the lowest years, or an
+        even spread with its average."""
+        by_year = self._by_year(("中心组学习",))
+        low = claims.low_years(by_year, years)
+        lowest = min((by_year[y] for y in low), default=None)
+        idle = [y for y in years if not by_year[y]]
+        return {
+            "none": bool(years) and not self.stats["counts"].get("中心组学习", 0),
+            "years": len(years),
+            "mostly_none": len(idle) * 2 > len(years),
+            "years_none": len(idle),
+            "average": claims.stated_average(by_year, years),
+            "lowest": [y for y in low if by_year[y] == lowest],
+            "lowest_count": lowest,
+        }
+
+    def _absent_norms(self) -> list[str]:
+        """Branch rules judged for some branch whose activity the unit never held in the period:
+        an absence that breaks a norm, which 二、 states as 未开展…."""
+        held: dict[str, int] = {}
+        for e in self.stats["compliance"]:
+            if e["scope"] == "branch" and e["status"] != "不适用":
+                held[e["rule"]] = held.get(e["rule"], 0) + e["activities"]
+        counts = self.stats["counts"]
+        return [rule for rule, n in held.items() if not n and not counts.get(rule, 0)]
 
     def _judged_branches(self) -> dict[str, bool]:
         """Branch -> whether every judged rule is met; branches with nothing judged are left out."""
         judged: dict[str, bool] = {}
         for entry in self.stats["compliance"]:
-            if entry["status"] == "不适用":
+            if entry["status"] == "不适用" or entry["scope"] != "branch":
                 continue
             ok = entry["status"] == "达到一般要求"
             judged[entry["branch"]] = judged.get(entry["branch"], True) and ok
         return judged
 
+    def count_list(self, items: list[tuple[str, int]], unit: str = "次") -> str:
+        """专题党课12次、主题党日活动30次: non-zero counts under their display names."""
+        return "、".join(f"{self.display_name(t)}{n}{unit}" for t, n in items)
+
+    def study_by_time(self) -> tuple[str | None, list[list[Any]]]:
+        """The study table's calendar unit (year, quarter or month) and its rows.
+
+        By year only when the period spans two or more years; shorter periods get quarters or
+        months; no rows when nothing was held or a single month leaves one row.
+        """
+        period = self.stats["period"]
+        per = claims.table_granularity(period["start"], period["end"])
+        if per is None:
+            return None, []
+        if per == "year":
+            buckets = dict(self.stats["counts_by_year"])
+        else:
+            buckets = {k: {} for k in claims.period_keys(period["start"], period["end"], per)}
+            for month, types in self.stats["counts_by_month"].items():
+                bucket = buckets[claims.period_key(month, per)]
+                for t, n in types.items():
+                    bucket[t] = bucket.get(t, 0) + n
+        rows = [
+            [
+                period_label_zh(key),
+                *(bucket.get(t, 0) for t in STUDY_TYPES),
+                sum(bucket.get(t, 0) for t in STUDY_TYPES),
+            ]
+            for key, bucket in buckets.items()
+        ]
+        return per, rows if any(row[-1] for row in rows) else []
+
     def tables(self) -> dict[str, Block]:
         s = self.stats
-        by_year = s["counts_by_year"]
         study_names = [self.display_name(t) for t in STUDY_TYPES]
+        per, study_rows = self.study_by_time()
         rules = list(dict.fromkeys(e["rule"] for e in s["compliance"]))
         per_word = {"month": "每月", "quarter": "每季度", "year": "每年"}
         rule_rows = []
@@ -169,18 +227,11 @@ class UnitReport(OutlineDocument):
             cell = "—" if e["status"] == "不适用" else f"{e['periods_met']}/{e['periods_judged']}"
             by_branch.setdefault(e["branch"], {})[e["rule"]] = cell
         return {
-            "study_by_year": {
+            "study_by_time": {
                 "kind": "table",
-                "caption": "分年度学习教育活动情况（次）",
-                "columns": ["年度", *study_names, "合计"],
-                "rows": [
-                    [
-                        f"{y}年",
-                        *(by_year[y].get(t, 0) for t in STUDY_TYPES),
-                        sum(by_year[y].get(t, 0) for t in STUDY_TYPES),
-                    ]
-                    for y in by_year
-                ],
+                "caption": f"{_BY[per]}学习教育活动情况（次）" if per else "",
+                "columns": [_PER_COLUMN[per] if per else "", *study_names, "合计"],
+                "rows": study_rows,
             },
             "compliance_by_rule": {
                 "kind": "table",
@@ -214,10 +265,15 @@ class UnitReport(OutlineDocument):
         }
 
     def figures(self, part: str) -> dict[str, Block]:
-        """Charts are drawn only for the part that shows them (they cost ~0.1 s each)."""
+        """Charts are drawn only for the part that shows them (they cost ~0.1 s each).
+
+        The by-year chart appears only beside a by-year table; figures are numbered in order.
+        """
         s = self.stats
         render = self.params.get("_render")
-        if part == "part1":
+        per, study_rows = self.study_by_time()
+        by_year = per == "year" and bool(study_rows)
+        if part == "part1" and by_year:
             years = list(s["counts_by_year"])
             series = {
                 self.display_name(t): [s["counts_by_year"][y].get(t, 0) for y in years]
@@ -235,7 +291,7 @@ class UnitReport(OutlineDocument):
                     "activities_by_branch": charts.horizontal_bars(
                         list(totals),
                         list(totals.values()),
-                        "图2 各党支部开展活动次数",
+                        f"图{2 if by_year else 1} 各党支部开展活动次数",
                         "次数",
                         render=render,
                     )
@@ -250,7 +306,8 @@ class UnitReport(OutlineDocument):
             "dn": self.display_name,
             "leadership": self.params.get("leadership") or "上级党组织",
             "report_date": self.params.get("report_date") or self.stats["period"]["end"],
-            "attendance_rate": self.stats["attendance"].get("rate"),
+            "count_list": self.count_list,
+            "number": claims.number,
         }
 
     def all_blocks(self) -> list[Block]:

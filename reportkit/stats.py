@@ -11,6 +11,8 @@ Conventions:
   they are not a branch: `branches`, `imbalance` and branch compliance leave them out.
 - The branches are those on the roster plus those in the period's log, sorted naturally
   (第二党支部 before 第十党支部) whatever order the inputs give.
+- `counts_by_month` ("YYYY-MM" -> type -> count) lists only months and types with rows, so a
+  long period stays small; by-quarter and by-month tables of short periods read it.
 - Ratios are rounded to 6 decimals; a ratio with a zero or unknown denominator is None.
 """
 
@@ -431,6 +433,11 @@ def compute_stats(
     counts_by_year = {
         y: _type_counts(inside.loc[years == y, "type"], types) for y in _years(period)
     }
+    months = pd.to_datetime(inside["date"]).dt.strftime("%Y-%m")
+    counts_by_month = {
+        m: {str(t): int(n) for t, n in inside.loc[months == m, "type"].value_counts().items()}
+        for m in sorted(months.unique())
+    }
     counts_by_branch = {}
     if (branch == "").any():
         counts_by_branch[UNIT_LEVEL] = _type_counts(inside.loc[branch == "", "type"], types)
@@ -460,6 +467,7 @@ def compute_stats(
         "total_activities": len(inside),
         "counts": _type_counts(inside["type"], types),
         "counts_by_year": counts_by_year,
+        "counts_by_month": counts_by_month,
         "counts_by_branch": counts_by_branch,
         "attendance": attendance(inside, names, types),
         "branches": branches,

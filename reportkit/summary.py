@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reportkit import charts
+from reportkit import charts, claims
 from reportkit.document import Block
 from reportkit.outline import OutlineDocument
 from reportkit.stats import display_name
@@ -16,6 +16,8 @@ from reportkit.stats import display_name
 TEMPLATE = "summary.j2"
 PARTS = ("overview", "compliance", "ranking")
 KEY_TYPES = ("中心组学习", "专题研讨", "大课堂", "主题党日", "党课")
+#: The counts the opening paragraph names, when non-zero.
+OPENING_TYPES = ("中心组学习", "主题党日", "党课")
 
 
 def _share(met: int, judged: int) -> float | None:
@@ -76,10 +78,13 @@ class Summary(OutlineDocument):
             "start": period["start"],
             "end": period["end"],
             "total": sum(sum(u["counts"].values()) for u in units),
-            "central": sum(u["counts"].get("中心组学习", 0) for u in units),
-            "theme_day": sum(u["counts"].get("主题党日", 0) for u in units),
-            "lecture": sum(u["counts"].get("党课", 0) for u in units),
-            "short_units": sum(1 for u in units if u.get("branches_short")),
+            "key_counts": claims.nonzero(
+                {t: sum(u["counts"].get(t, 0) for u in units) for t in OPENING_TYPES},
+                OPENING_TYPES,
+            ),
+            "compliance": claims.compliance(
+                {u["unit"]: not u.get("branches_short") for u in units if self._judged(u)}
+            ),
             "short_branches": sum(len(u.get("branches_short") or []) for u in units),
             "failed": list(self.params.get("failed_units") or []),
             "prefix": self.common_prefix(),
@@ -152,7 +157,7 @@ class Summary(OutlineDocument):
         }
 
     def figures(self, part: str) -> dict[str, Block]:
-        if part != "compliance" or not self.units:
+        if part != "compliance" or not any(self._judged(u) for u in self.units):
             return {}
         rules = self._rules()
         values = []
@@ -176,4 +181,10 @@ class Summary(OutlineDocument):
 
     def context(self) -> dict[str, Any]:
         label = self.units[0]["period"]["label"] if self.units else ""
-        return {"units": self.units, "f": self.facts(), "title": self.title, "label": label}
+        return {
+            "units": self.units,
+            "f": self.facts(),
+            "title": self.title,
+            "label": label,
+            "dn": lambda t: display_name(t, self.params),
+        }

@@ -69,8 +69,12 @@ def test_headings_in_seed_order_and_figures_match_stats(full_run: Path):
         title = f"{stats['org_name']}关于党的十九大以来党建工作情况的报告"
         assert title in text
         flat = text.replace("\n", "")
-        sentence = "，".join(f"{STUDY[t]}{stats['counts'][t]}次" for t in STUDY)
+        # Zero counts are left out of the list of achievements.
+        sentence = "，".join(
+            f"{STUDY[t]}{stats['counts'][t]}次" for t in STUDY if stats["counts"][t]
+        )
         assert f"共组织开展{sentence}。" in flat
+        assert not re.search(r"(?<![\d.])0(?:次|人次|个)", flat.split("附件：")[0])
         assert "X次" not in flat
         # The signature date has no leading zeros.
         assert "2024年12月31日" in flat
