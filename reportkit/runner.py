@@ -40,6 +40,7 @@ from reportkit.layout import (
     write_text_atomic,
 )
 from reportkit.params import load_params, period_of, unit_params
+from reportkit.params_schema import check_unit_names
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -374,6 +375,7 @@ def run(options: RunOptions) -> RunResult:
     # Keep only the issues: the parsed tables are on disk now and need not stay in memory.
     issues = ingest_to_dataset(data, dataset_dir, extra_types=extra_types).issues
     all_units = list_units(dataset_dir)
+    check_unit_names(params, all_units, params.origin)
     selected = all_units
     if options.units:
         missing = [u for u in options.units if u not in all_units]
