@@ -10,14 +10,14 @@ APT_FONTS := fonts-noto-cjk fonts-arphic-ukai
 # What the tests drive for real: a browser, PDF tools, LibreOffice (DOCX and .xls conversion).
 APT_TEST  := chromium poppler-utils libreoffice-writer-nogui libreoffice-calc-nogui
 
-.PHONY: setup fonts test-tools test lint report bench clean
+.PHONY: setup fonts test-tools test lint report lab bench clean
 
 setup: $(STAMP) fonts
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lab]'
 	touch $(STAMP)
 
 # CJK fonts: install Debian's free ones when none is present and we may (root with apt-get).
@@ -52,6 +52,10 @@ lint: setup
 
 report: setup
 	$(BIN)/reportkit run --out $(OUT) --formats html,pdf,docx
+
+# JupyterLab on notebooks/, with the .venv's python3 kernel (reportkit installed editable).
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

@@ -224,7 +224,7 @@ def execute_job(job: UnitJob) -> UnitResult:
 
     from reportkit.document import blocks_of_notebook
     from reportkit.export.docx import blocks_to_docx
-    from reportkit.export.html import notebook_to_html
+    from reportkit.export.html import notebook_to_html, page_links
     from reportkit.export.pdf import html_to_pdf
 
     started = time.perf_counter()
@@ -256,7 +256,8 @@ def execute_job(job: UnitJob) -> UnitResult:
                 outputs["ipynb"] = failed.name
             return _failed(job, outputs, started, exc)
         rendered: dict[str, bytes] = {}
-        page = notebook_to_html(nb)
+        index = "index.html" if job.stem == "summary" else "../index.html"  # OUT or OUT/<dir>
+        page = notebook_to_html(nb, page_links(job.stem, job.formats, index))
         if "html" in job.formats:
             rendered["html"] = page.encode("utf-8")
         if "pdf" in job.formats:
