@@ -55,7 +55,7 @@ report: setup
 
 # JupyterLab on notebooks/, with the .venv's python3 kernel (reportkit installed editable).
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

@@ -81,7 +81,9 @@ class UnitReport(OutlineDocument):
         return cls(unit_stats, params, sessions, data)
 
     def write_stats(self, path: str | Path) -> None:
-        write_json_atomic(Path(path), self.stats)
+        """Write stats.json for the runner; an empty path (the notebook run alone) writes none."""
+        if path:
+            write_json_atomic(Path(path), self.stats)
 
     # -- presentation -----------------------------------------------------------------------
 
