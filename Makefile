@@ -11,14 +11,14 @@ APT_FONTS := fonts-noto-cjk fonts-arphic-ukai
 # faketime (the same bytes two days later).
 APT_TEST  := chromium poppler-utils libreoffice-writer-nogui libreoffice-calc-nogui faketime
 
-.PHONY: setup fonts test-tools test lint report bench clean
+.PHONY: setup fonts test-tools test lint report lab bench clean
 
 setup: $(STAMP) fonts
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lab]'
 	touch $(STAMP)
 
 # CJK fonts: install Debian's free ones when none is present and we may (root with apt-get).
@@ -53,6 +53,10 @@ lint: setup
 
 report: setup
 	$(BIN)/reportkit run --out $(OUT) --formats html,pdf,docx
+
+# JupyterLab on notebooks/, with the .venv's python3 kernel (reportkit installed editable).
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

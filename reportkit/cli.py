@@ -206,6 +206,71 @@ def _split_csv(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     return [item.strip() for item in value.replace("，", ",").split(",") if item.strip()]
 
 
+_PARAMS_FILE = click.option(
+    "--params",
+    "params_path",
+    type=_PATHS,
+    default=None,
+    help="Params YAML merged over params/default.yaml.",
+)
+_PERIOD_START = click.option(
+    "--period-start", default=None, help="Report period start, YYYY-MM-DD."
+)
+_PERIOD_END = click.option(
+    "--period-end", default=None, help="Report period end, YYYY-MM-DD (inclusive)."
+)
+_PERIOD_LABEL = click.option("--period-label", default=None, help="Period label used in the title.")
+_OVERRIDES = click.option(
+    "-p",
+    "--param",
+    "overrides",
+    type=(str, str),
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Override a parameter; KEY may be dotted (norms.党课.min), VALUE is YAML.",
+)
+
+
+def _all_overrides(
+    overrides: tuple[tuple[str, str], ...],
+    period_start: str | None,
+    period_end: str | None,
+    period_label: str | None,
+) -> list[tuple[str, str]]:
+    """`-p` overrides, then the --period-* options as the period.* keys they stand for."""
+    period = [
+        ("period.start", period_start),
+        ("period.end", period_end),
+        ("period.label", period_label),
+    ]
+    return [*overrides, *((k, v) for k, v in period if v is not None)]
+
+
+@main.command()
+@_PARAMS_FILE
+@_PERIOD_START
+@_PERIOD_END
+@_PERIOD_LABEL
+@_OVERRIDES
+@_friendly
+def params(
+    params_path: Path | None,
+    period_start: str | None,
+    period_end: str | None,
+    period_label: str | None,
+    overrides: tuple[tuple[str, str], ...],
+) -> None:
+    """Print the merged, checked parameters a run with the same options would use (YAML)."""
+    import yaml
+
+    from reportkit.params import load_params
+
+    merged = load_params(
+        params_path, _all_overrides(overrides, period_start, period_end, period_label)
+    )
+    click.echo(yaml.safe_dump(dict(merged), allow_unicode=True, sort_keys=False), nl=False)
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=_PATHS)
 @click.option(
@@ -216,13 +281,7 @@ def _split_csv(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     help="Workbook to read; repeatable, or list workbooks as arguments. "
     "Default: the bundled demo workbook.",
 )
-@click.option(
-    "--params",
-    "params_path",
-    type=_PATHS,
-    default=None,
-    help="Params YAML merged over params/default.yaml.",
-)
+@_PARAMS_FILE
 @click.option(
     "--out",
     "out_dir",
@@ -251,18 +310,10 @@ def _split_csv(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     default=0,
     help="Worker processes (default: the CPU count).",
 )
-@click.option("--period-start", default=None, help="Report period start, YYYY-MM-DD.")
-@click.option("--period-end", default=None, help="Report period end, YYYY-MM-DD (inclusive).")
-@click.option("--period-label", default=None, help="Period label used in the title.")
-@click.option(
-    "-p",
-    "--param",
-    "overrides",
-    type=(str, str),
-    multiple=True,
-    metavar="KEY VALUE",
-    help="Override a parameter; KEY may be dotted (norms.党课.min), VALUE is YAML.",
-)
+@_PERIOD_START
+@_PERIOD_END
+@_PERIOD_LABEL
+@_OVERRIDES
 @click.option("--force", is_flag=True, help="Rebuild every unit, even unchanged ones.")
 @_RECURSIVE
 @click.option(
@@ -328,11 +379,6 @@ def run(
     from reportkit.runner import RunOptions
     from reportkit.runner import run as run_reports
 
-    period = [
-        ("period.start", period_start),
-        ("period.end", period_end),
-        ("period.label", period_label),
-    ]
     options = RunOptions(
         data=_workbooks([*paths, *data], recursive).files,
         params_path=params_path,
@@ -345,7 +391,7 @@ def run(
         progress=sys.stderr.isatty(),
         executor=executor,
         prune=prune,
-        overrides=[*overrides, *((k, v) for k, v in period if v is not None)],
+        overrides=_all_overrides(overrides, period_start, period_end, period_label),
     )
     if notebook is not None:
         options.notebook = notebook

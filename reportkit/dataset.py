@@ -461,6 +461,12 @@ def list_units(dataset_dir: Path | str) -> list[str]:
     return list(read_meta(dataset_dir).get("units", []))
 
 
+def default_dataset() -> Path:
+    """The dataset a notebook reads when given none: where `reportkit ingest` writes by default,
+    resolved from the project root (JupyterLab runs a notebook inside notebooks/)."""
+    return Path(__file__).resolve().parent.parent / "build" / "dataset"
+
+
 def load_unit(dataset_dir: Path | str, unit: str) -> UnitData:
     """One unit's rows from every table, reading only that unit's row groups."""
     dataset_dir = Path(dataset_dir)

@@ -129,6 +129,7 @@ def execute_job(job: UnitJob) -> JobOutput:
     """Run one notebook with papermill and render it; never raises for the unit's own faults."""
     import papermill
 
+    from reportkit.export.html import page_links
     from reportkit.formats import render_formats
 
     started = time.perf_counter()
@@ -159,7 +160,9 @@ def execute_job(job: UnitJob) -> JobOutput:
             return failed(exc, files)
         notebook = _NotebookCapture.notebooks.pop(executed).encode("utf-8")
         try:
-            rendered = render_formats(nb, job.formats, job.fonts)
+            index = "index.html" if job.stem == "summary" else "../index.html"  # OUT, OUT/<dir>
+            links = page_links(job.stem, job.formats, index)
+            rendered = render_formats(nb, job.formats, job.fonts, links)
             files = {f"{job.stem}.{fmt}": data for fmt, data in rendered.items()}
             if job.stem == "report":
                 files["stats.json"] = (work / "stats.json").read_bytes()

@@ -43,9 +43,15 @@ class Format:
 class ExecutedReport:
     """An executed report notebook, and what formats read from it (each computed once)."""
 
-    def __init__(self, nb: Any, fonts: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        nb: Any,
+        fonts: Mapping[str, Any] | None = None,
+        links: Mapping[str, str] | None = None,
+    ) -> None:
         self.nb = nb
         self._fonts = fonts
+        self.links = links  # a page header's relative links (index, other formats), or None
 
     @cached_property
     def blocks(self) -> list[dict[str, Any]]:
@@ -125,12 +131,16 @@ def get_format(name: str) -> Format:
 
 
 def render_formats(
-    nb: Any, names: Sequence[str], fonts: Mapping[str, Any] | None = None
+    nb: Any,
+    names: Sequence[str],
+    fonts: Mapping[str, Any] | None = None,
+    links: Mapping[str, str] | None = None,
 ) -> dict[str, bytes]:
     """Each named format's bytes for an executed notebook, keyed by format name.
 
     `fonts`: the run's resolved fonts (role -> ResolvedFont or its to_json() dict); None uses
-    the notebook's metadata.reportkit.fonts, as the nbconvert exporters do.
+    the notebook's metadata.reportkit.fonts, as the nbconvert exporters do. `links`: the
+    header links of a page inside a run's output (none for a lone export).
     """
-    report = ExecutedReport(nb, fonts)
+    report = ExecutedReport(nb, fonts, links)
     return {name: get_format(name).render(report) for name in names}

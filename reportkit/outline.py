@@ -190,3 +190,21 @@ def render_part(
     for _ in template.blocks[part](ctx):
         pass
     return writer.blocks
+
+
+def paragraph_keys(template_name: str) -> set[str]:
+    """The keys a template gives its paragraphs (`doc.p("key")`, `doc.lead(lead, "key")`), which
+    params `narrative.<key>` may replace; read from the template's syntax tree."""
+    env = _environment()
+    source, _, _ = env.loader.get_source(env, template_name)
+    keys: set[str] = set()
+    for call in env.parse(source).find_all(jinja2.nodes.Call):
+        target = call.node
+        if not (isinstance(target, jinja2.nodes.Getattr) and target.attr in ("p", "lead")):
+            continue
+        position = 0 if target.attr == "p" else 1
+        args = [*call.args, *(kw.value for kw in call.kwargs if kw.key == "key")]
+        key = args[position] if len(args) > position else None
+        if isinstance(key, jinja2.nodes.Const) and isinstance(key.value, str):
+            keys.add(key.value)
+    return keys

@@ -17,6 +17,7 @@ import yaml
 
 from reportkit.errors import UsageError
 
+Path_ = tuple[str, ...]
 DEFAULT_PARAMS = Path(__file__).resolve().parent.parent / "params" / "default.yaml"
 
 
@@ -53,8 +54,8 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def set_dotted(params: dict[str, Any], dotted_key: str, raw_value: str) -> None:
-    """Apply one `-p KEY VALUE`: KEY may be dotted, VALUE is parsed as YAML."""
+def set_dotted(params: dict[str, Any], dotted_key: str, raw_value: str) -> Path_:
+    """Apply one `-p KEY VALUE` (KEY may be dotted, VALUE is parsed as YAML); the key path."""
     try:
         value = yaml.safe_load(raw_value) if raw_value.strip() else ""
     except (yaml.YAMLError, ValueError):  # PyYAML raises ValueError for 2019-02-30
@@ -69,16 +70,57 @@ def set_dotted(params: dict[str, Any], dotted_key: str, raw_value: str) -> None:
             child = node[part] = {}
         node = child
     node[parts[-1]] = value
+    return tuple(parts)
 
 
-def load_params(path: Path | None = None, overrides: Iterable[tuple[str, str]] = ()) -> dict:
-    """Read a params file over the defaults, then apply command-line overrides."""
+class Params(dict):
+    """Merged parameters (plain JSON-safe data) that remember where each key came from."""
+
+    def __init__(self, values: Mapping[str, Any], layers: list[tuple[Path_, str]]) -> None:
+        super().__init__(values)
+        self.layers = layers
+
+    def origin(self, path: Path_) -> str:
+        """The file or `-p` that last set `path`, a key above it or a key below it."""
+        for set_path, label in reversed(self.layers):
+            n = min(len(set_path), len(path))
+            if set_path[:n] == path[:n]:
+                return label
+        return self.layers[0][1] if self.layers else "参数"
+
+
+def load_params(path: Path | None = None, overrides: Iterable[tuple[str, str]] = ()) -> Params:
+    """Read a params file over the defaults, apply command-line overrides, then check them all
+    against the schema (a UsageError names each bad key and where it came from)."""
+    from reportkit.params_schema import check_params
+
     params = _read_yaml(DEFAULT_PARAMS)
+    layers = [(leaf, _label(DEFAULT_PARAMS)) for leaf in _leaves(params)]
     if path is not None and Path(path).resolve() != DEFAULT_PARAMS:
-        params = deep_merge(params, _read_yaml(Path(path)))
+        extra = _read_yaml(Path(path))
+        params = deep_merge(params, extra)
+        layers += [(leaf, f"文件 {path}") for leaf in _leaves(extra)]
     for key, value in overrides:
-        set_dotted(params, key, value)
-    return _jsonable(params)
+        layers.append((set_dotted(params, key, value), f"-p {key}"))
+    checked = Params(_jsonable(params), layers)
+    check_params(checked, checked.origin)
+    return checked
+
+
+def _label(path: Path) -> str:
+    try:
+        return f"文件 {path.relative_to(Path.cwd())}"
+    except ValueError:
+        return f"文件 {path}"
+
+
+def _leaves(node: Mapping[str, Any], prefix: Path_ = ()) -> list[Path_]:
+    """Key paths of every value in a nested mapping (an empty mapping counts as a value)."""
+    found: list[Path_] = []
+    for key, value in node.items():
+        path = (*prefix, str(key))
+        found += _leaves(value, path) if isinstance(value, Mapping) and value else [path]
+    return found
 
 
 def unit_params(params: Mapping[str, Any], unit: str) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from reportkit import charts, claims, stats
-from reportkit.dataset import load_unit
+from reportkit.dataset import UnitData, default_dataset, list_units, load_unit
 from reportkit.document import Block
+from reportkit.errors import UsageError
 from reportkit.layout import write_json_atomic
 from reportkit.norms import period_label_zh
 from reportkit.outline import PARTS, OutlineDocument
@@ -40,12 +41,19 @@ class UnitReport(OutlineDocument):
     template = TEMPLATE
 
     def __init__(
-        self, stats: dict[str, Any], params: Mapping[str, Any], sessions: list[dict[str, Any]]
+        self,
+        stats: dict[str, Any],
+        params: Mapping[str, Any],
+        sessions: list[dict[str, Any]],
+        data: UnitData | None = None,
     ) -> None:
         super().__init__()
         self.stats = stats
         self.params = params
         self.sessions = sessions
+        #: This unit's rows only (`data.activities`, `.units`, `.members`, `.discipline`), for
+        #: an analyst's own cells.
+        self.data = data
 
     @classmethod
     def build(
@@ -59,20 +67,30 @@ class UnitReport(OutlineDocument):
     ) -> UnitReport:
         """Load only this unit's rows and compute everything the outline needs.
 
-        Empty `params` (the notebook run alone, without injected params) means the defaults.
+        For the notebook run alone (in JupyterLab, without papermill): an empty `dataset` means
+        reportkit.dataset.default_dataset(), an empty `unit` the dataset's first unit, and
+        empty `params` the defaults.
         """
+        dataset = Path(dataset) if dataset else default_dataset()
+        if not unit:
+            units = list_units(dataset)
+            if not units:
+                raise UsageError(f"数据集「{dataset}」中没有任何单位的记录")
+            unit = units[0]
         if not params:
             params = unit_params(load_params(), unit)
         period = Period(
             dt.date.fromisoformat(period_start), dt.date.fromisoformat(period_end), period_label
         )
-        data = load_unit(Path(dataset), unit)
+        data = load_unit(dataset, unit)
         unit_stats = stats.compute_stats(data, period, params)
         sessions = stats.sessions(data.activities, period, APPENDIX_TYPES)
-        return cls(unit_stats, params, sessions)
+        return cls(unit_stats, params, sessions, data)
 
     def write_stats(self, path: str | Path) -> None:
-        write_json_atomic(Path(path), self.stats)
+        """Write stats.json for the runner; an empty path (the notebook run alone) writes none."""
+        if path:
+            write_json_atomic(Path(path), self.stats)
 
     # -- presentation -----------------------------------------------------------------------
 

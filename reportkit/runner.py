@@ -43,6 +43,7 @@ from reportkit.layout import (
 )
 from reportkit.manifest import GOOD, PreviousRun, RunManifest, UnitResult
 from reportkit.params import load_params, period_of, unit_params
+from reportkit.params_schema import check_unit_names
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -198,6 +199,7 @@ def run(options: RunOptions) -> RunResult:
     dataset = open_dataset(data, options.cache_dir, extra_types=extra_types)
     dataset_dir, issues = dataset.dir, dataset.issues
     all_units = list_units(dataset_dir)
+    check_unit_names(params, all_units, params.origin)
     selected = all_units
     if options.units:
         missing = [u for u in options.units if u not in all_units]

@@ -524,7 +524,7 @@ USAGE = [
     ),
     pytest.param(
         ["run", "GOOD", "--period-start", "2020-01-01", "--period-end", "2019-01-01"],
-        "早于开始日期",
+        "参数 period.end（-p period.end）：2019-01-01 早于 period.start",
         id="period_ends_before_it_starts",
     ),
     pytest.param(["run", "GOOD", "-p", ".", "x"], "参数名为空", id="empty_parameter_name"),

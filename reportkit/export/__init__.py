@@ -1,7 +1,8 @@
 """Exports of an executed report notebook: offline HTML, official-format PDF and DOCX.
 
-Only outputs that carry reportkit blocks (reportkit.document.BLOCKS_MIME) reach a report:
-code, prompts, streams, errors and papermill's cells never do.
+Only blocks reach a report (reportkit.document.notebook_content): reportkit's own outputs
+(BLOCKS_MIME) and an analyst's cells tagged `report`. Code, prompts, streams, errors, untagged
+outputs and papermill's cells never do.
 
 Modules: `html` (notebook_to_html, ReportHTMLExporter), `pdf` (blocks_to_pdf, ReportPDFExporter,
 Typst) and `docx` (blocks_to_docx, ReportDOCXExporter, python-docx). Each also defines its
@@ -79,21 +80,6 @@ def report_metadata(nb: Any, blocks: list[Block] | None = None) -> ReportMeta:
         lang=str(meta.get("lang") or "zh-CN"),
         fonts={str(k): v for k, v in fonts.items() if v} if isinstance(fonts, Mapping) else {},
     )
-
-
-def blocks_outputs(nb: Any) -> list[dict[str, Any]]:
-    """The data dicts of outputs that carry reportkit blocks, in cell order."""
-    found = []
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code":
-            continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") not in ("display_data", "execute_result"):
-                continue
-            data = output.get("data") or {}
-            if BLOCKS_MIME in data:
-                found.append(data)
-    return found
 
 
 # -- tables: one width rule for HTML, PDF and DOCX -------------------------------------------
@@ -207,7 +193,6 @@ __all__ = [
     "PAGE_MM",
     "ReportMeta",
     "as_text",
-    "blocks_outputs",
     "column_widths",
     "lazy_exporter",
     "make_exporter",

@@ -2,15 +2,17 @@
 
 nbconvert's stock HTML templates link require.js and MathJax from a CDN and show prompts, code
 and streams. This page has none of that: inline CSS (screen and the official print format), the
-`text/html` of outputs that carry reportkit blocks, in cell order, and nothing that points
-outside the file. Leadership reads it on intranets without internet access.
+report content in cell order (reportkit.document.notebook_content: reportkit's own outputs and
+an analyst's cells tagged `report`), an optional header of relative links (hidden in print),
+and nothing that points outside the file. Leadership reads it on intranets without internet
+access, on laptops and phones, or printed.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache, lru_cache
 from typing import Any
 
@@ -18,7 +20,7 @@ import jinja2
 from markupsafe import Markup
 
 from reportkit import __version__
-from reportkit.document import BLOCKS_MIME, blocks_to_html
+from reportkit.document import blocks_to_html, notebook_content
 from reportkit.export import (
     BODY_PT,
     CAPTION_PT,
@@ -32,7 +34,6 @@ from reportkit.export import (
     SMALL_PT,
     TEXT_HEIGHT_MM,
     TITLE_PT,
-    blocks_outputs,
     lazy_exporter,
     report_metadata,
 )
@@ -132,13 +133,27 @@ def _offline(fragment: str) -> str:
     return _URL_SCHEME.sub(r"\1&#58;", fragment)
 
 
+#: How the page header names each format a run builds next to the page.
+FORMAT_LABELS = {"pdf": "PDF", "docx": "Word（DOCX）"}
+
+
+def page_links(stem: str, formats: Sequence[str], index_href: str) -> dict[str, str]:
+    """The header links of a page in a run's output: back to the index, then the other
+    formats built from the same notebook (`<stem>.pdf`, ...), all relative."""
+    links = {"返回目录": index_href}
+    links.update({label: f"{stem}.{fmt}" for fmt, label in FORMAT_LABELS.items() if fmt in formats})
+    return links
+
+
 def render_page(
     body_html: str,
     title: str,
     lang: str = "zh-CN",
     fonts: Mapping[str, Any] | None = None,
+    links: Mapping[str, str] | None = None,
 ) -> str:
-    """A complete offline page around trusted report HTML (fragments from blocks_to_html)."""
+    """A complete offline page around trusted report HTML (fragments from blocks_to_html);
+    `links` (text -> relative href) make the header shown on screens only."""
     if not _LANG.match(lang or ""):
         lang = "zh-CN"
     return (
@@ -150,25 +165,18 @@ def render_page(
             version=__version__,
             css=Markup(page_css(fonts)),
             body=Markup(_offline(body_html)),
+            links=links or {},
         )
     )
 
 
-def _fragment(data: Mapping[str, Any]) -> str:
-    html = data.get("text/html")
-    if isinstance(html, list):  # nbformat may keep multiline strings as lists of lines
-        html = "".join(html)
-    if isinstance(html, str) and html.strip():
-        return html
-    payload = data.get(BLOCKS_MIME) or {}
-    return blocks_to_html(list(payload.get("blocks") or []))
-
-
-def notebook_to_html(nb: Any) -> str:
-    """The report page of an executed notebook (in-process, cheap; the runner's HTML step)."""
+def notebook_to_html(nb: Any, links: Mapping[str, str] | None = None) -> str:
+    """The report page of an executed notebook (in-process, cheap; the runner's HTML step).
+    reportkit's own outputs reuse the HTML the kernel rendered; an analyst's cells are rendered
+    here from their blocks."""
     meta = report_metadata(nb)
-    body = "\n".join(_fragment(data) for data in blocks_outputs(nb))
-    return render_page(body, meta.title, meta.lang, meta.fonts)
+    body = "\n".join(html or blocks_to_html(blocks) for blocks, html in notebook_content(nb))
+    return render_page(body, meta.title, meta.lang, meta.fonts, links)
 
 
 FORMAT = Format(
@@ -177,7 +185,7 @@ FORMAT = Format(
     mimetype="text/html",
     label="Report (reportkit HTML)",
     needs=frozenset({"html"}),
-    render=lambda report: notebook_to_html(report.nb).encode("utf-8"),
+    render=lambda report: notebook_to_html(report.nb, report.links).encode("utf-8"),
 )
 
 __getattr__ = lazy_exporter(

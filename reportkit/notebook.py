@@ -1,0 +1,28 @@
+"""What a report notebook's kernel needs so that an analyst's own matplotlib figures reach the
+report as reportkit's charts do: shown inline (reportkit.charts selects the Agg backend), as
+SVG for HTML and PDF plus PNG for DOCX, in the report's CJK font, and byte-stable between runs
+(no date in the files, fixed SVG ids)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def use_report_figures(params: Mapping[str, Any] | None = None) -> None:
+    """Set up inline figures in the running IPython kernel; outside one, do nothing."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    import matplotlib
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    from reportkit.fonts import configure_matplotlib
+
+    shell.run_line_magic("matplotlib", "inline")
+    render = (params or {}).get("_render") or {}
+    configure_matplotlib(render.get("fonts") or None)
+    matplotlib.rcParams["svg.hashsalt"] = "reportkit"
+    set_matplotlib_formats("svg", "png", bbox_inches="tight", metadata={"Date": None})
