@@ -212,6 +212,9 @@ def _worker_init(log_path: str | None) -> None:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
+    from reportkit.kernels import start_worker_kernels
+
+    start_worker_kernels()  # the warm parent imports while this worker does
     import papermill  # noqa: F401
 
     from reportkit.export import docx, html, pdf  # noqa: F401
@@ -225,6 +228,7 @@ def execute_job(job: UnitJob) -> UnitResult:
     from reportkit.export.docx import blocks_to_docx
     from reportkit.export.html import notebook_to_html
     from reportkit.export.pdf import html_to_pdf
+    from reportkit.kernels import KERNEL_NAME
 
     started = time.perf_counter()
     job.dir.mkdir(parents=True, exist_ok=True)
@@ -241,7 +245,7 @@ def execute_job(job: UnitJob) -> UnitResult:
                 str(job.notebook),
                 str(executed),
                 parameters=parameters,
-                kernel_name="python3",
+                kernel_name=KERNEL_NAME,
                 progress_bar=False,
                 log_output=False,
                 request_save_on_cell_execute=False,
