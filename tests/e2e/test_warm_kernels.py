@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import signal
@@ -133,8 +134,27 @@ def is_running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+#: Before reportkit.executors, the runner's _stop_workers read pool._processes after
+#: ProcessPoolExecutor.shutdown() had set it to None, so Ctrl-C and SIGTERM waited for the
+#: running units to finish instead of ending their workers (and with them these processes).
+_STOP_WAITS_FOR_UNITS = pytest.mark.xfail(
+    importlib.util.find_spec("reportkit.executors") is None,
+    reason="the old process pool does not terminate its workers on SIGINT/SIGTERM",
+    strict=True,
+)
+
+
+@pytest.mark.parametrize(
+    "signum",
+    [
+        signal.SIGKILL,
+        pytest.param(signal.SIGTERM, marks=_STOP_WAITS_FOR_UNITS),
+        pytest.param(signal.SIGINT, marks=_STOP_WAITS_FOR_UNITS),
+    ],
+)
 def test_stopping_the_driver_leaves_no_warm_parent_or_kernel(demo_workbook, tmp_path, signum):
+    """However the driver is stopped, its workers' warm parents and kernels end with it, long
+    before the cell they are in (two minutes of sleep) would have."""
     records = tmp_path / "records.jsonl"
     notebook = record_notebook(tmp_path, records, "\nimport time\ntime.sleep(120)\n")
     driver = subprocess.Popen(
@@ -147,12 +167,13 @@ def test_stopping_the_driver_leaves_no_warm_parent_or_kernel(demo_workbook, tmp_
     try:
         wait_for(lambda: len(read_records(records)) >= 2)  # both workers are in a cell
         tree = process_tree(driver.pid)
-        kernel_pids = {r["pid"] for r in read_records(records)}
-        assert kernel_pids <= set(tree)
-        parents = [pid for pid, cmd in tree.items() if "reportkit.kernels.warm_parent" in cmd]
+        kernels_now = read_records(records)
+        assert {r["pid"] for r in kernels_now} <= set(tree)
+        parents = {r["ppid"] for r in kernels_now}  # one warm parent per worker
         assert len(parents) == 2
+        assert all("reportkit.kernels.warm_parent" in tree[pid] for pid in parents)
         driver.send_signal(signum)
-        driver.wait(timeout=60)
+        driver.wait(timeout=45)
         deadline = time.monotonic() + 30
         while any(map(is_running, tree)) and time.monotonic() < deadline:
             time.sleep(0.2)
