@@ -33,7 +33,9 @@ def breakdown(notebook: Path) -> dict[str, float]:
         return dt.datetime.fromisoformat(meta["papermill"][key])
 
     first = min(at(c["metadata"], "start_time") for c in cells)
-    build = sum(c["metadata"]["papermill"]["duration"] for c in cells if "build(" in c["source"])
+    build = sum(
+        c["metadata"]["papermill"]["duration"] for c in cells if "build(" in "".join(c["source"])
+    )
     total = (at(nb["metadata"], "end_time") - first).total_seconds()
     return {
         "kernel start": (first - at(nb["metadata"], "start_time")).total_seconds(),
