@@ -72,6 +72,9 @@ def worker_init(log_path: str | None) -> None:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
+    from reportkit.kernels import start_worker_kernels
+
+    start_worker_kernels()  # the warm parent imports while this worker does
     import papermill  # noqa: F401
 
     from reportkit.export import docx, html, pdf  # noqa: F401
@@ -131,6 +134,7 @@ def execute_job(job: UnitJob) -> JobOutput:
 
     from reportkit.export.html import page_links
     from reportkit.formats import render_formats
+    from reportkit.kernels import KERNEL_NAME
 
     started = time.perf_counter()
     _NotebookCapture.install()
@@ -147,7 +151,7 @@ def execute_job(job: UnitJob) -> JobOutput:
                 str(job.notebook),
                 executed,
                 parameters=_notebook_parameters(job, work),
-                kernel_name="python3",
+                kernel_name=KERNEL_NAME,
                 progress_bar=False,
                 log_output=False,
                 request_save_on_cell_execute=False,

@@ -272,7 +272,13 @@ def run_with_cell(tmp_path: Path, workbook: Path, code: str) -> dict:
 def test_a_lost_worker_fails_only_its_unit(four_units: Path, tmp_path: Path):
     """A worker process that dies mid-unit (its kernel kills it) fails that unit alone."""
     a = unit_names(four_units)[0]
-    code = f"import os, signal\nif unit == {a!r}:\n    os.kill(os.getppid(), signal.SIGKILL)\n"
+    code = (
+        "import os, signal\n"
+        "pid = os.getppid()  # the worker, or its warm parent that forked this kernel\n"
+        "while b'multiprocessing' not in open(f'/proc/{pid}/cmdline', 'rb').read():\n"
+        "    pid = int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+        f"if unit == {a!r}:\n    os.kill(pid, signal.SIGKILL)\n"
+    )
     m = run_with_cell(tmp_path, four_units, code)
     units = {u["unit"]: u for u in m["units"]}
     assert units[a]["status"] == "failed" and "工作进程异常退出" in units[a]["error"]

@@ -1,0 +1,255 @@
+"""The warm parent: a process that has imported ipykernel and the report's heavy modules once,
+and forks one fresh kernel process per unit on request.
+
+Both ends of its small protocol live here: `serve` runs in the warm parent (started with
+`python -P -c ...` by `WarmParent`), `WarmParent` is the pool worker's handle on it.
+Requests and replies are JSON lines over a Unix socket pair:
+
+- ``{"op": "fork", "argv": [...], "env": {...}, "cwd": "..."}`` answers ``{"pid": N, "threads":
+  1, "zmq_contexts": 0}``, or ``{"refused": reason}`` when forking would not be safe;
+- ``{"op": "status", "pid": N}`` answers ``{"status": exit code or null while it runs}``.
+
+Why the rules below: a process may only fork safely while it holds a single thread (a lock held
+by another thread stays locked forever in the child) and no zmq context (its I/O threads and
+sockets are not copied). So the parent never starts a thread and never touches zmq; OpenBLAS
+and Arrow's jemalloc, which would start threads on import, are told not to.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import gc
+import importlib
+import json
+import os
+import runpy
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+from typing import Any
+
+#: What a unit or summary notebook imports; a forked kernel finds them already loaded.
+WARM_MODULES = (
+    "ipykernel.kernelapp",
+    "pandas",
+    "pyarrow",
+    "pyarrow.parquet",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "jinja2",
+    "reportkit.report",
+    "reportkit.summary",
+)
+#: Set before the imports, so that the libraries start no thread of their own in the parent.
+SINGLE_THREAD_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "JE_ARROW_MALLOC_CONF": "background_thread:false",
+}
+#: Set in each forked kernel's environment: what the parent held when it forked (for tests).
+FORK_INFO_ENV = "REPORTKIT_WARM_FORK"
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Linux: get SIGKILL when the process that started us dies. fork() clears this setting,
+    so every process in the chain (worker, warm parent, kernel) sets it for itself."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def thread_count() -> int:
+    """Threads of this process as the OS sees them, native ones (BLAS, allocators) included."""
+    return len(os.listdir("/proc/self/task"))
+
+
+def zmq_context_count() -> int:
+    """Live zmq contexts among the objects the garbage collector tracks and has not frozen."""
+    zmq = sys.modules.get("zmq")
+    if zmq is None:
+        return 0
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, zmq.Context))
+
+
+# -- the warm parent ------------------------------------------------------------------------
+
+
+def _warm_up() -> tuple[bool, int]:
+    """Import what kernels need, then freeze those objects: the collector never touches them
+    again, so children share their memory pages instead of copying them, and the per-fork
+    zmq check only scans what was created since. Returns (ipykernel imported, zmq contexts
+    among the frozen objects)."""
+    ready = True
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a kernel will meet and report the same error itself
+            traceback.print_exc()
+            ready = ready and not name.startswith("ipykernel")
+    gc.collect()
+    frozen_contexts = zmq_context_count()
+    gc.freeze()
+    return ready, frozen_contexts
+
+
+def _run_kernel(request: dict[str, Any], control: socket.socket, info: dict[str, Any]) -> None:
+    """In the forked child: become the process `python -m ipykernel_launcher ...` would be."""
+    code = 1
+    try:
+        die_with_parent(info["parent"])
+        os.setsid()  # its own process group, as jupyter_client's launcher gives kernels
+        os.close(control.detach())
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        # What jupyter_client's launcher tells a kernel: who its parent is, to exit with it.
+        # ipykernel read JPY_PARENT_PID when the parent imported it, so say it on the command line.
+        os.environ["JPY_PARENT_PID"] = str(info["parent"])
+        os.environ[FORK_INFO_ENV] = json.dumps(info)
+        if "numpy" in sys.modules:  # a fresh process would seed its own global generator
+            sys.modules["numpy"].random.seed()
+        sys.path.insert(0, os.getcwd())  # as `python -m` does; the launcher removes it again
+        sys.argv = [
+            "ipykernel_launcher",
+            *request["argv"][3:],
+            f"--IPKernelApp.parent_handle={info['parent']}",
+        ]
+        runpy.run_module("ipykernel_launcher", run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report it on stderr as a kernel would, then exit
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _is_ipykernel(argv: list[str]) -> bool:
+    return (
+        len(argv) >= 3
+        and os.path.realpath(argv[0]) == os.path.realpath(sys.executable)
+        and argv[1:3] == ["-m", "ipykernel_launcher"]
+    )
+
+
+def _fork(
+    request: dict[str, Any], control: socket.socket, ready: bool, frozen_contexts: int
+) -> dict[str, Any]:
+    if not ready:
+        return {"refused": "ipykernel could not be imported in the warm parent"}
+    if not _is_ipykernel(request["argv"]):
+        return {"refused": "not an ipykernel command for this interpreter"}
+    info = {
+        "parent": os.getpid(),
+        "threads": thread_count(),
+        "zmq_contexts": frozen_contexts + zmq_context_count(),
+    }
+    if info["threads"] != 1 or info["zmq_contexts"] != 0:
+        return {"refused": f"unsafe to fork: {info}"}
+    pid = os.fork()
+    if pid == 0:
+        _run_kernel(request, control, info)
+    return {"pid": pid, **info}
+
+
+def _reap(statuses: dict[int, int]) -> None:
+    """Collect every child that has exited, so none stays a zombie."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        statuses[pid] = os.waitstatus_to_exitcode(status)
+
+
+def serve(control: socket.socket, worker_pid: int) -> None:
+    """Answer requests until the worker closes its end (or dies, taking us with it)."""
+    die_with_parent(worker_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    ready, frozen_contexts = _warm_up()
+    statuses: dict[int, int] = {}
+    with control, control.makefile("rwb") as stream:
+        for line in stream:
+            request = json.loads(line)
+            _reap(statuses)
+            if request["op"] == "fork":
+                reply = _fork(request, control, ready, frozen_contexts)
+            else:
+                reply = {"status": statuses.pop(request["pid"], None)}
+            stream.write(json.dumps(reply).encode() + b"\n")
+            stream.flush()
+
+
+# -- the worker's handle --------------------------------------------------------------------
+
+
+class WarmParent:
+    """A pool worker's warm parent: started with subprocess (never forked from the worker),
+    ended when the worker closes it or dies."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        env = {**os.environ, **SINGLE_THREAD_ENV}
+        self.process = subprocess.Popen(
+            # -P: nothing is imported from the worker's working directory.
+            [sys.executable, "-P", "-c", _MAIN, str(theirs.fileno()), str(os.getpid())],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        theirs.close()
+        self._socket = ours
+        self._stream = ours.makefile("rwb")
+        self._lock = threading.Lock()
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._stream.write(json.dumps(request).encode() + b"\n")
+            self._stream.flush()
+            line = self._stream.readline()
+        if not line:
+            raise ConnectionError("the warm parent has exited")
+        return json.loads(line)
+
+    def fork(self, argv: list[str], env: dict[str, str], cwd: str) -> dict[str, Any]:
+        """Fork a kernel running `argv`; the reply has "pid", or "refused" with a reason."""
+        return self._ask({"op": "fork", "argv": argv, "env": env, "cwd": cwd})
+
+    def exit_status(self, pid: int) -> int | None:
+        """The exit code of a kernel that has exited (None while the parent has not reaped it)."""
+        return self._ask({"op": "status", "pid": pid})["status"]
+
+    def close(self) -> None:
+        """End of input makes the parent return; its kernels get SIGKILL with it."""
+        with self._lock:
+            self._stream.close()
+            self._socket.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def main() -> None:
+    """`python -P -c _MAIN CONTROL_FD WORKER_PID`."""
+    serve(socket.socket(fileno=int(sys.argv[1])), int(sys.argv[2]))
+
+
+_MAIN = f"from {__name__} import main; main()"
