@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from xml.etree import ElementTree
 
 import numpy as np
@@ -44,7 +44,9 @@ from reportkit.vocabulary import (
 __all__ = [
     "PROVENANCE",
     "WORKBOOK_SUFFIXES",
+    "FileParse",
     "IngestResult",
+    "ParseCache",
     "read_workbooks",
     "table_columns",
 ]
@@ -140,6 +142,32 @@ class IngestResult:
         if self.errors:
             text += f"；错误 {len(self.errors)} 处"
         return text + f"；警告 {len(self.warnings)} 条。"
+
+
+@dataclass
+class FileParse:
+    """What one workbook adds before the checks across files (units, duplicates, privacy).
+
+    A parse cache keeps it per workbook, so that an unchanged workbook among changed ones is
+    not read again. Its tables still hold the roster names that `finish` removes.
+    """
+
+    #: the frames of each table read from this file's sheets (a table seen with no rows: one
+    #: empty frame; a table not in the file: none)
+    frames: dict[str, list[pd.DataFrame]]
+    issues: list[Issue]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(i.severity == "error" for i in self.issues)
+
+
+class ParseCache(Protocol):
+    """Where read_workbooks finds and keeps FileParses, e.g. reportkit.dataset's cache folder."""
+
+    def load(self, path: Path) -> FileParse | None: ...
+
+    def store(self, path: Path, parse: FileParse) -> None: ...
 
 
 def table_columns(sheet: Sheet) -> list[str]:
@@ -607,6 +635,24 @@ class _Reader:
         self.pool = ThreadPoolExecutor(max_workers=1)
 
     # -- files ---------------------------------------------------------------------------------
+
+    def read_file_parse(self, path: Path) -> FileParse:
+        """Read one file, and return what it added."""
+        frames_before = {t: len(f) for t, f in self.frames.items()}
+        issues_before = len(self.issues)
+        self.read_file(path)
+        return FileParse(
+            {t: f[frames_before[t] :] for t, f in self.frames.items()},
+            self.issues[issues_before:],
+        )
+
+    def add(self, path: Path, parse: FileParse) -> None:
+        """What an earlier read of this (unchanged) file added, as if it were read now."""
+        self.files.append(str(path))
+        for table, frames in parse.frames.items():
+            self.frames[table].extend(frames)
+        self.issues.extend(parse.issues)
+        self.units_sheet_seen |= bool(parse.frames.get("units"))
 
     def read_file(self, path: Path) -> None:
         label = str(path)
@@ -1113,48 +1159,61 @@ def _protect_privacy(tables: dict[str, pd.DataFrame]) -> None:
             elif posts.get(where) in (None, "党员"):
                 posts[where] = post
         presenter = activities["presenter"]
-        has = presenter.notna()
+        has = presenter.notna().to_numpy()
         if names and has.any():
-            longest_first = sorted((n for n in names if len(n) >= 2), key=len, reverse=True)
-            within = re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
-            cache: dict[tuple[str, str], str] = {}
+            lengths = sorted({len(n) for n in names if len(n) >= 2}, reverse=True)
+
+            def name_within(key: str) -> str | None:
+                """The leftmost roster name in key, the longest one where several start there."""
+                for start in range(len(key) - 1):
+                    for length in lengths:
+                        if key[start : start + length] in names:
+                            return key[start : start + length]
+                return None
 
             def redact(unit: Any, text: str) -> str:
                 unit_key = normalize_name(unit) if isinstance(unit, str) else ""
-                done = cache.get((unit_key, text))
-                if done is not None:
-                    return done
                 parts = _NAME_LIST_SEPARATORS.split(text)
                 for i in range(0, len(parts), 2):  # odd indexes hold the separators
                     key = normalize_name(parts[i])
-                    found = key if key in names else None
-                    if found is None and within is not None:
-                        match = within.search(key)
-                        found = match.group(0) if match else None
+                    found = key if key in names else name_within(key)
                     if found is not None:
                         parts[i] = posts.get((unit_key, found), "党员")
-                done = cache[(unit_key, text)] = "".join(parts)
-                return done
+                return "".join(parts)
 
-            values = [
-                redact(u, p)
-                for u, p in zip(activities.loc[has, "unit"], presenter[has], strict=True)
-            ]
+            # Once per distinct (unit, presenter) pair: a log repeats the same few thousand.
+            pairs = activities.loc[has, ["unit", "presenter"]]
+            codes = pairs.groupby(["unit", "presenter"], dropna=False, sort=False).ngroup()
+            distinct = pairs.drop_duplicates()  # in the order ngroup numbers them
+            texts = zip(distinct["unit"], distinct["presenter"], strict=True)
+            redacted = np.array([redact(u, p) for u, p in texts], dtype=object)
             activities.loc[has, "presenter"] = pd.Series(
-                values, index=presenter[has].index, dtype="str"
+                redacted[codes.to_numpy()], index=pairs.index, dtype="str"
             )
     for table, fields in PRIVATE_FIELDS.items():
         tables[table] = tables[table].drop(columns=list(fields))
 
 
 def read_workbooks(
-    paths: Sequence[Path | str], extra_types: Mapping[str, Iterable[str]] | None = None
+    paths: Sequence[Path | str],
+    extra_types: Mapping[str, Iterable[str]] | None = None,
+    cache: ParseCache | None = None,
 ) -> IngestResult:
-    """Read and validate workbooks; problems come back as Issues, never as exceptions."""
+    """Read and validate workbooks; problems come back as Issues, never as exceptions.
+
+    With a cache, a workbook read before (as the cache tells by its content) is not read again,
+    and a workbook read now without errors is kept there.
+    """
     reader = _Reader(extra_types)
     try:
-        for path in paths:
-            reader.read_file(Path(path))
+        for path in map(Path, paths):
+            stored = cache.load(path) if cache is not None else None
+            if stored is not None:
+                reader.add(path, stored)
+                continue
+            parse = reader.read_file_parse(path)
+            if cache is not None and not parse.has_errors:
+                cache.store(path, parse)
         return reader.finish()
     finally:
         reader.pool.shutdown(wait=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from reportkit import __version__
-from reportkit.dataset import default_cache_dir
+from reportkit.dataset_cache import default_cache_dir
 from reportkit.errors import OutputError, UsageError
 from reportkit.layout import (
     assign_dirs,
@@ -354,7 +354,8 @@ def _setup_log(out: Path) -> logging.Handler:
 
 
 def run(options: RunOptions) -> RunResult:
-    from reportkit.dataset import list_units, open_dataset
+    from reportkit.dataset import list_units
+    from reportkit.dataset_cache import open_dataset
     from reportkit.fonts import resolve_fonts
 
     formats = tuple(dict.fromkeys(options.formats))
