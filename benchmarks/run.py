@@ -7,11 +7,15 @@ For each scenario it writes a demo workbook with `reportkit demo`, then measures
     workbook with pandas + openpyxl and filters its unit), then `jupyter nbconvert` to HTML and
     to PDF. For large scenarios it runs a sample of units and extrapolates (said in the output).
 
+Scenario L-split is L written as one workbook per unit, so that a one-unit edit re-reads one
+small workbook (the others come from the parse cache). Every scenario also times validation and
+parsing (`read_workbooks`) against python-calamine's own `to_python()` of the same sheets.
+
 Wall time, CPU time of all processes, the driver's peak RSS, seconds per unit and the ratio go
 to benchmarks/results/<scenario>.json, and a table is printed.
 
   python benchmarks/run.py               # S and M
-  python benchmarks/run.py L             # L only
+  python benchmarks/run.py L L-split     # the 100-unit scenarios
   python benchmarks/run.py S --sample 3  # baseline on 3 units only
 """
 
@@ -34,8 +38,26 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 WORK = HERE / "work"
 RESULTS = HERE / "results"
-SCENARIOS = {"S": (10, 20_000), "M": (30, 100_000), "L": (100, 200_000)}
-NAIVE_SAMPLE = {"S": 5, "M": 4, "L": 4}  # units the naive loop runs before extrapolating
+SCENARIOS = {"S": (10, 20_000), "M": (30, 100_000), "L": (100, 200_000), "L-split": (100, 200_000)}
+SPLIT = {"L-split"}  # one workbook per unit
+NAIVE_SAMPLE = {"S": 5, "M": 4, "L": 4, "L-split": 4}  # naive-loop units before extrapolating
+PARSE_REPEATS = 3
+#: Times calamine's to_python() of every sheet, then read_workbooks, in a fresh process each.
+PARSE_PROBE = """
+import resource, sys, time
+import python_calamine
+from reportkit.ingest import read_workbooks
+paths = sys.argv[2:]
+started = time.perf_counter()
+if sys.argv[1] == "calamine":
+    for path in paths:
+        book = python_calamine.CalamineWorkbook.from_path(path)
+        for name in book.sheet_names:
+            book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+else:
+    assert not read_workbooks(paths).errors
+print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
 
 
 def children_cpu() -> float:
@@ -87,25 +109,71 @@ def edit_one_unit(workbook: Path) -> str:
     return str(unit)
 
 
-def reportkit_runs(folder: Path, workbook: Path) -> dict[str, object]:
+def parse_cost(workbooks: list[Path]) -> dict[str, float]:
+    """Median seconds of calamine's to_python() and of read_workbooks, their ratio, and the
+    peak RSS of the process that reads (in a run, a child of the driver for large inputs)."""
+    seconds: dict[str, list[float]] = {"calamine": [], "read_workbooks": []}
+    peak = 0.0
+    for _ in range(PARSE_REPEATS):
+        for what, times in seconds.items():
+            command = [sys.executable, "-c", PARSE_PROBE, what, *map(str, workbooks)]
+            printed = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            elapsed, peak_mb = map(float, printed.split())
+            times.append(elapsed)
+            if what == "read_workbooks":
+                peak = max(peak, peak_mb)
+    calamine, ours = (statistics.median(seconds[k]) for k in ("calamine", "read_workbooks"))
+    return {
+        "calamine_to_python_s": round(calamine, 2),
+        "read_workbooks_s": round(ours, 2),
+        "ratio": round(ours / calamine, 2),
+        "read_workbooks_peak_rss_mb": round(peak, 1),
+    }
+
+
+def split_by_unit(folder: Path, units: int, rows: int) -> list[Path]:
+    """The demo's data written as one workbook per unit, each with all four sheets."""
+    from reportkit.demo import Demo, build_demo, write_demo_workbook
+
+    demo = build_demo(units, rows)
+    paths = []
+    for index, unit in enumerate(demo.units):
+        mine = [[r for r in rs if r[1] == unit.name] for rs in (demo.activities, demo.members)]
+        discipline = [r for r in demo.discipline if r[1] == unit.name]
+        path = folder / f"unit{index:03d}.xlsx"
+        write_demo_workbook(Demo([unit], mine[0], mine[1], discipline), path)
+        paths.append(path)
+    return paths
+
+
+def dataset_of(out: Path) -> Path:
+    """The cached dataset a run's notebooks read (papermill records the parameter)."""
+    entry = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["units"][0]
+    notebook = json.loads((out / entry["dir"] / "report.ipynb").read_text(encoding="utf-8"))
+    return Path(notebook["metadata"]["papermill"]["parameters"]["dataset"])
+
+
+def reportkit_runs(folder: Path, workbooks: list[Path]) -> dict[str, object]:
     base = [
         str(BIN / "reportkit"),
         "run",
-        str(workbook),
+        *map(str, workbooks),
         "--out",
         "out",
         "--formats",
         "html,pdf",
         "--jobs",
         "2",
+        "--cache-dir",
+        "cache",
     ]
     shutil.rmtree(folder / "out", ignore_errors=True)
-    shutil.rmtree(folder / "build", ignore_errors=True)
+    shutil.rmtree(folder / "cache", ignore_errors=True)
     full = measure(base, folder)
     full["statuses"] = statuses(folder / "out")
     unchanged = measure(base, folder)
     unchanged["statuses"] = statuses(folder / "out")
-    edited_unit = edit_one_unit(workbook)
+    edited_unit = edit_one_unit(workbooks[0])
     one_edit = measure(base, folder)
     one_edit["statuses"] = statuses(folder / "out")
     one_edit["edited_unit"] = edited_unit
@@ -117,7 +185,7 @@ def naive_loop(folder: Path, workbook: Path, units: list[str], sample: int) -> d
     naive = folder / "naive"
     shutil.rmtree(naive, ignore_errors=True)
     naive.mkdir()
-    dataset = folder / "build" / "dataset"
+    dataset = dataset_of(folder / "out")
     per_unit = []
     cpu_total = 0.0
     for index, unit in enumerate(units[:sample]):
@@ -163,6 +231,8 @@ def scenario(name: str, sample: int | None) -> dict[str, object]:
     folder = WORK / name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
+    if name in SPLIT:
+        workbooks = split_by_unit(folder, units, rows)
     subprocess.run(
         [
             str(BIN / "reportkit"),
@@ -179,10 +249,13 @@ def scenario(name: str, sample: int | None) -> dict[str, object]:
         stdout=subprocess.DEVNULL,
     )
     workbook = folder / "demo.xlsx"
+    if name not in SPLIT:
+        workbooks = [workbook]
     from reportkit.ingest import read_workbooks
 
     names = read_workbooks([workbook]).units
-    fast = reportkit_runs(folder, workbook)
+    parse = parse_cost(workbooks)
+    fast = reportkit_runs(folder, workbooks)
     shutil.copy(workbook, folder / "naive.xlsx")
     baseline = naive_loop(folder, folder / "naive.xlsx", names, sample or NAIVE_SAMPLE[name])
     return {
@@ -192,7 +265,10 @@ def scenario(name: str, sample: int | None) -> dict[str, object]:
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
-        "command": "reportkit run demo.xlsx --out out --formats html,pdf --jobs 2",
+        "command": f"reportkit run {'unit*.xlsx' if name in SPLIT else 'demo.xlsx'} "
+        "--out out --formats html,pdf --jobs 2",
+        "workbooks": len(workbooks),
+        "parse": parse,
         "reportkit": fast,
         "reportkit_seconds_per_unit": round(fast["full"]["wall_s"] / units, 2),
         "naive": baseline,
@@ -203,11 +279,11 @@ def scenario(name: str, sample: int | None) -> dict[str, object]:
 def table(results: list[dict]) -> str:
     lines = [
         "| scenario | units / rows | reportkit full | re-run unchanged | re-run one unit edited "
-        "| driver peak RSS | naive loop | speed-up |",
-        "|---|---|---|---|---|---|---|---|",
+        "| driver peak RSS | naive loop | speed-up | parse: calamine / ours |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        fast, naive = r["reportkit"], r["naive"]
+        fast, naive, parse = r["reportkit"], r["naive"], r["parse"]
         est = " (estimated from {} units)".format(naive["units_run"]) if naive["estimated"] else ""
         lines.append(
             f"| {r['scenario']} | {r['units']} / {r['rows']:,} "
@@ -215,7 +291,9 @@ def table(results: list[dict]) -> str:
             f"| {fast['unchanged']['wall_s']} s {fast['unchanged']['statuses']} "
             f"| {fast['one_unit_edited']['wall_s']} s {fast['one_unit_edited']['statuses']} "
             f"| {fast['full']['peak_rss_mb']} MB "
-            f"| {naive['wall_s']} s{est} | {r['speedup']}× |"
+            f"| {naive['wall_s']} s{est} | {r['speedup']}× "
+            f"| {parse['calamine_to_python_s']} s / {parse['read_workbooks_s']} s "
+            f"({parse['ratio']}×) |"
         )
     return "\n".join(lines)
 

@@ -266,6 +266,14 @@ def _is_excel_error(text: str) -> bool:
     return text in _EXCEL_ERRORS or bool(_ODS_ERROR.match(text))
 
 
+def _excel_error_mask(texts: np.ndarray) -> np.ndarray:
+    """_is_excel_error of every text at once."""
+    if not len(texts):
+        return np.zeros(0, dtype=bool)
+    ods = pd.Series(texts, dtype=object).str.fullmatch(_ODS_ERROR.pattern).fillna(False)
+    return np.isin(texts, list(_EXCEL_ERRORS)) | ods.to_numpy(dtype=bool)
+
+
 _Parsed = tuple[Any, str | None]  # (value or None when blank/bad, error message or None)
 
 
@@ -973,21 +981,26 @@ class _Reader:
         issue: Callable[..., None],
     ) -> pd.Series:
         """Parse one column per distinct value; report each bad or missing required cell."""
-        parse = self.parsers[column.kind]
         size = len(uniques)
-        values = np.empty(size, dtype=object)
-        messages = np.empty(size, dtype=object)
+        messages = np.full(size, None, dtype=object)
         is_blank = texts == ""
-        for i in range(size):
-            text = texts[i]
-            if is_blank[i]:
-                values[i], messages[i] = None, None
-            elif _is_excel_error(text):
-                values[i] = None
-                messages[i] = f"单元格是 Excel 错误值 {text}，请修正公式或填写实际数值"
-            else:
+        is_error = _excel_error_mask(texts)
+        for i in np.flatnonzero(is_error):
+            messages[i] = f"单元格是 Excel 错误值 {texts[i]}，请修正公式或填写实际数值"
+        todo = ~is_blank & ~is_error
+        if column.kind == Kind.TEXT:
+            # A text value is its display text, which the caller already made once per distinct
+            # value: only the length limit is left to check, without a Python call per value.
+            values = np.where(todo, texts, None)
+            lengths = np.fromiter(map(len, texts), np.int64, size)
+            for i in np.flatnonzero(todo & (lengths > MAX_CELL_CHARS)):
+                values[i], messages[i] = None, _too_long(texts[i])
+        else:
+            parse = self.parsers[column.kind]
+            values = np.full(size, None, dtype=object)
+            for i in np.flatnonzero(todo):
                 values[i], messages[i] = parse(uniques[i])
-        bad_unique = np.fromiter((m is not None for m in messages), bool, size)
+        bad_unique = np.not_equal(messages, None)
         for at in np.flatnonzero(bad_unique[codes]):
             issue(
                 int(excel_rows[at]) - 1,
