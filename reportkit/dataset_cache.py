@@ -161,43 +161,43 @@ def open_dataset(
     key = json.dumps({**cache_key(sources, extra), "parser": parser_code()}, sort_keys=True)
     final = cache_dir / "datasets" / hashlib.sha256(key.encode()).hexdigest()
     held = _hold(final)
+    job = _Job(paths, cache_dir, extra, sources, final)
     if held is None and _ParseStore(cache_dir, sources, extra).bytes_to_read() > IN_CHILD_BYTES:
-        _build_in_child(paths, cache_dir, extra, sources, final)
+        _build_in_child(job)
         held = _hold(final)
     if held is None:
-        held = _build(paths, cache_dir, extra, sources, final)
+        held = _build(job)
     return Dataset(final, _stored_warnings(final), held)
 
 
-def _build_in_child(
-    paths: list[Path],
-    cache_dir: Path,
-    extra: dict[str, list[str]],
-    sources: list[dict[str, Any]],
-    final: Path,
-) -> None:
+@dataclass(frozen=True)
+class _Job:
+    """What building one dataset takes; plain data, so that it pickles to a child process."""
+
+    paths: list[Path]
+    cache_dir: Path
+    extra: dict[str, list[str]]
+    sources: list[dict[str, Any]]
+    final: Path
+
+
+def _build_in_child(job: _Job) -> None:
     """_build in a fresh process: reading a large workbook peaks at several times its tables'
     size, and memory a process has used is not given back; the run's driver stays small."""
     context = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(1, mp_context=context) as pool:
         try:
-            issues = pool.submit(_child_build, paths, cache_dir, extra, sources, final).result()
+            issues = pool.submit(_child_build, job).result()
         except cf.process.BrokenProcessPool:
             raise ReportkitError("读取台账的子进程意外退出（可能内存不足），未写入数据集") from None
     if issues is not None:
         raise ValidationFailed(issues)
 
 
-def _child_build(
-    paths: list[Path],
-    cache_dir: Path,
-    extra: dict[str, list[str]],
-    sources: list[dict[str, Any]],
-    final: Path,
-) -> list[Issue] | None:
+def _child_build(job: _Job) -> list[Issue] | None:
     """The issues when the workbooks have errors (ValidationFailed itself does not pickle)."""
     try:
-        held = _build(paths, cache_dir, extra, sources, final)
+        held = _build(job)
     except ValidationFailed as failed:
         return failed.issues
     if held is not None:
@@ -205,16 +205,11 @@ def _child_build(
     return None
 
 
-def _build(
-    paths: list[Path],
-    cache_dir: Path,
-    extra: dict[str, list[str]],
-    sources: list[dict[str, Any]],
-    final: Path,
-) -> IO[bytes] | None:
-    """Read, validate and write the dataset at `final`; return the shared lock held on it."""
-    parsed = _ParseStore(cache_dir, sources, extra)
-    result, meta = parse_workbooks(paths, extra, sources, parsed)
+def _build(job: _Job) -> IO[bytes] | None:
+    """Read, validate and write the dataset at job.final; return the shared lock held on it."""
+    cache_dir, final = job.cache_dir, job.final
+    parsed = _ParseStore(cache_dir, job.sources, job.extra)
+    result, meta = parse_workbooks(job.paths, job.extra, job.sources, parsed)
     parsed.commit()
     meta["parsed"] = parsed.keys
     datasets = final.parent
