@@ -192,7 +192,7 @@ def read_part(path: Path) -> pa.Table:
 def write_parts(
     folder: Path, result: IngestResult, place: Callable[[pa.Table, Path], None] | None = None
 ) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    """One Parquet part per unit and table, named by its content; and each unit's fingerprint.
+    """One Arrow part per unit and table, named by its content; and each unit's fingerprint.
 
     A part's name is the sha256 of its rows' hashes (provenance included), so an edit to one
     unit's rows changes that unit's part only: `place` may take the others from earlier

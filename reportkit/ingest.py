@@ -396,14 +396,6 @@ def _parse_yes_no(value: Any) -> _Parsed:
     return name, None
 
 
-def _parse_text(value: Any) -> _Parsed:
-    text = _display(value)
-    problem = _too_long(text)
-    if problem:
-        return None, problem
-    return text, None
-
-
 # --------------------------------------------------------------------------------------------
 # Files
 
@@ -619,8 +611,8 @@ class _Reader:
     """Reads files one by one and gathers tables and issues; `finish` cross-checks them."""
 
     def __init__(self, extra_types: Mapping[str, Iterable[str]] | None) -> None:
+        # Kind.TEXT needs no parser: a text value is its display text (see _parse_column).
         self.parsers: dict[Kind, Callable[[Any], _Parsed]] = {
-            Kind.TEXT: _parse_text,
             Kind.DATE: _parse_date,
             Kind.COUNT: _parse_count,
             Kind.NUMBER: _parse_number,
