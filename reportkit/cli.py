@@ -98,11 +98,11 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     type=_PATHS,
     default=Path("build/dataset"),
     show_default=True,
-    help="Dataset folder to write (Parquet).",
+    help="Dataset folder to write (per-unit Arrow parts).",
 )
 @_friendly
 def ingest(paths: tuple[Path, ...], out_dir: Path) -> None:
-    """Validate workbooks and write the normalised dataset (Parquet)."""
+    """Validate workbooks and write the normalised dataset (per-unit Arrow parts)."""
     from reportkit.dataset import ingest_to_dataset
 
     result = ingest_to_dataset(paths, out_dir)

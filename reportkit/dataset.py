@@ -382,7 +382,7 @@ def list_units(dataset_dir: Path | str) -> list[str]:
 
 
 def load_unit(dataset_dir: Path | str, unit: str) -> UnitData:
-    """One unit's rows from every table: one small Parquet part each, no other unit's rows."""
+    """One unit's rows from every table: one small Arrow part each, no other unit's rows."""
     dataset_dir = Path(dataset_dir)
     if unit not in list_units(dataset_dir):
         raise UsageError(f"数据集中没有单位「{unit}」")
