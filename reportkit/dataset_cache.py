@@ -58,7 +58,8 @@ __all__ = ["KEEP_DATASETS", "Dataset", "default_cache_dir", "open_dataset"]
 LOCK = ".lock"
 #: Cached datasets kept (most recently used first); older ones go when no run holds them.
 KEEP_DATASETS = 8
-#: Workbooks (not read before) larger than this in all are read in a child process.
+#: Workbooks larger than this in all are read and written in a child process (even those
+#: in the parse cache: their tables take as much memory as newly read ones).
 IN_CHILD_BYTES = 2_000_000
 #: Parts and parsed workbooks younger than this are kept even if no dataset names them yet:
 #: a run may be building the dataset that will.
@@ -162,7 +163,7 @@ def open_dataset(
     final = cache_dir / "datasets" / hashlib.sha256(key.encode()).hexdigest()
     held = _hold(final)
     job = _Job(paths, cache_dir, extra, sources, final)
-    if held is None and _ParseStore(cache_dir, sources, extra).bytes_to_read() > IN_CHILD_BYTES:
+    if held is None and sum(s["size"] for s in sources) > IN_CHILD_BYTES:
         _build_in_child(job)
         held = _hold(final)
     if held is None:
@@ -276,7 +277,6 @@ class _ParseStore:
         self, cache_dir: Path, sources: list[dict[str, Any]], extra: dict[str, list[str]]
     ) -> None:
         self.folder = cache_dir / "parsed"
-        self._size = {s["path"]: s["size"] for s in sources}
         self._key = {
             s["path"]: hashlib.sha256(
                 json.dumps([s["path"], s["sha256"], extra, parser_code()]).encode()
@@ -288,12 +288,6 @@ class _ParseStore:
     @property
     def keys(self) -> list[str]:
         return sorted(set(self._key.values()))
-
-    def bytes_to_read(self) -> int:
-        """The size of the workbooks that are not kept here yet."""
-        return sum(
-            self._size[path] for path, key in self._key.items() if not (self.folder / key).is_dir()
-        )
 
     def load(self, path: Path) -> FileParse | None:
         key = self._key.get(str(path))
