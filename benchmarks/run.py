@@ -12,11 +12,15 @@ notebook typeset by Typst in this process, once with a fresh compiler (fonts loa
 worker's first unit) and then warm (as every later unit of that worker); the median of the warm
 runs is the PDF seconds per unit.
 
+Scenario L-split is L written as one workbook per unit, so that a one-unit edit re-reads one
+small workbook (the others come from the parse cache). Every scenario also times validation and
+parsing (`read_workbooks`) against python-calamine's own `to_python()` of the same sheets.
+
 Wall time, CPU time of all processes, the driver's peak RSS, seconds per unit and the ratio go
 to benchmarks/results/<scenario>.json, and a table is printed.
 
   python benchmarks/run.py               # S and M
-  python benchmarks/run.py L             # L only
+  python benchmarks/run.py L L-split     # the 100-unit scenarios
   python benchmarks/run.py S --sample 3  # baseline on 3 units only
   python benchmarks/run.py L --pdf-only  # only the largest unit's PDF seconds
 """
@@ -41,8 +45,26 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 WORK = HERE / "work"
 RESULTS = HERE / "results"
-SCENARIOS = {"S": (10, 20_000), "M": (30, 100_000), "L": (100, 200_000)}
-NAIVE_SAMPLE = {"S": 5, "M": 4, "L": 4}  # units the naive loop runs before extrapolating
+SCENARIOS = {"S": (10, 20_000), "M": (30, 100_000), "L": (100, 200_000), "L-split": (100, 200_000)}
+SPLIT = {"L-split"}  # one workbook per unit
+NAIVE_SAMPLE = {"S": 5, "M": 4, "L": 4, "L-split": 4}  # naive-loop units before extrapolating
+PARSE_REPEATS = 3
+#: Times calamine's to_python() of every sheet, then read_workbooks, in a fresh process each.
+PARSE_PROBE = """
+import resource, sys, time
+import python_calamine
+from reportkit.ingest import read_workbooks
+paths = sys.argv[2:]
+started = time.perf_counter()
+if sys.argv[1] == "calamine":
+    for path in paths:
+        book = python_calamine.CalamineWorkbook.from_path(path)
+        for name in book.sheet_names:
+            book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+else:
+    assert not read_workbooks(paths).errors
+print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
 
 
 def children_cpu() -> float:
@@ -94,25 +116,71 @@ def edit_one_unit(workbook: Path) -> str:
     return str(unit)
 
 
-def reportkit_runs(folder: Path, workbook: Path) -> dict[str, object]:
+def parse_cost(workbooks: list[Path]) -> dict[str, float]:
+    """Median seconds of calamine's to_python() and of read_workbooks, their ratio, and the
+    peak RSS of the process that reads (in a run, a child of the driver for large inputs)."""
+    seconds: dict[str, list[float]] = {"calamine": [], "read_workbooks": []}
+    peak = 0.0
+    for _ in range(PARSE_REPEATS):
+        for what, times in seconds.items():
+            command = [sys.executable, "-c", PARSE_PROBE, what, *map(str, workbooks)]
+            printed = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            elapsed, peak_mb = map(float, printed.split())
+            times.append(elapsed)
+            if what == "read_workbooks":
+                peak = max(peak, peak_mb)
+    calamine, ours = (statistics.median(seconds[k]) for k in ("calamine", "read_workbooks"))
+    return {
+        "calamine_to_python_s": round(calamine, 2),
+        "read_workbooks_s": round(ours, 2),
+        "ratio": round(ours / calamine, 2),
+        "read_workbooks_peak_rss_mb": round(peak, 1),
+    }
+
+
+def split_by_unit(folder: Path, units: int, rows: int) -> list[Path]:
+    """The demo's data written as one workbook per unit, each with all four sheets."""
+    from reportkit.demo import Demo, build_demo, write_demo_workbook
+
+    demo = build_demo(units, rows)
+    paths = []
+    for index, unit in enumerate(demo.units):
+        mine = [[r for r in rs if r[1] == unit.name] for rs in (demo.activities, demo.members)]
+        discipline = [r for r in demo.discipline if r[1] == unit.name]
+        path = folder / f"unit{index:03d}.xlsx"
+        write_demo_workbook(Demo([unit], mine[0], mine[1], discipline), path)
+        paths.append(path)
+    return paths
+
+
+def dataset_of(out: Path) -> Path:
+    """The cached dataset a run's notebooks read (papermill records the parameter)."""
+    entry = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["units"][0]
+    notebook = json.loads((out / entry["dir"] / "report.ipynb").read_text(encoding="utf-8"))
+    return Path(notebook["metadata"]["papermill"]["parameters"]["dataset"])
+
+
+def reportkit_runs(folder: Path, workbooks: list[Path]) -> dict[str, object]:
     base = [
         str(BIN / "reportkit"),
         "run",
-        str(workbook),
+        *map(str, workbooks),
         "--out",
         "out",
         "--formats",
         "html,pdf",
         "--jobs",
         "2",
+        "--cache-dir",
+        "cache",
     ]
     shutil.rmtree(folder / "out", ignore_errors=True)
-    shutil.rmtree(folder / "build", ignore_errors=True)
+    shutil.rmtree(folder / "cache", ignore_errors=True)
     full = measure(base, folder)
     full["statuses"] = statuses(folder / "out")
     unchanged = measure(base, folder)
     unchanged["statuses"] = statuses(folder / "out")
-    edited_unit = edit_one_unit(workbook)
+    edited_unit = edit_one_unit(workbooks[0])
     one_edit = measure(base, folder)
     one_edit["statuses"] = statuses(folder / "out")
     one_edit["edited_unit"] = edited_unit
@@ -167,7 +235,7 @@ def naive_loop(folder: Path, workbook: Path, units: list[str], sample: int) -> d
     naive = folder / "naive"
     shutil.rmtree(naive, ignore_errors=True)
     naive.mkdir()
-    dataset = folder / "build" / "dataset"
+    dataset = dataset_of(folder / "out")
     per_unit = []
     cpu_total = 0.0
     for index, unit in enumerate(units[:sample]):
@@ -208,12 +276,14 @@ def naive_loop(folder: Path, workbook: Path, units: list[str], sample: int) -> d
     }
 
 
-def make_demo(name: str) -> tuple[Path, Path]:
-    """A fresh folder with the scenario's demo workbook."""
+def make_demo(name: str) -> tuple[Path, Path, list[Path]]:
+    """A fresh folder with the scenario's demo workbook, and the workbooks the run reads (the
+    demo itself, or one workbook per unit for the split scenarios)."""
     units, rows = SCENARIOS[name]
     folder = WORK / name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
+    workbooks = split_by_unit(folder, units, rows) if name in SPLIT else []
     subprocess.run(
         [
             str(BIN / "reportkit"),
@@ -229,16 +299,18 @@ def make_demo(name: str) -> tuple[Path, Path]:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    return folder, folder / "demo.xlsx"
+    workbook = folder / "demo.xlsx"
+    return folder, workbook, workbooks or [workbook]
 
 
 def scenario(name: str, sample: int | None) -> dict[str, object]:
     units, rows = SCENARIOS[name]
-    folder, workbook = make_demo(name)
+    folder, workbook, workbooks = make_demo(name)
     from reportkit.ingest import read_workbooks
 
     names = read_workbooks([workbook]).units
-    fast = reportkit_runs(folder, workbook)
+    parse = parse_cost(workbooks)
+    fast = reportkit_runs(folder, workbooks)
     pdf = pdf_seconds(folder, workbook)
     shutil.copy(workbook, folder / "naive.xlsx")
     baseline = naive_loop(folder, folder / "naive.xlsx", names, sample or NAIVE_SAMPLE[name])
@@ -249,7 +321,10 @@ def scenario(name: str, sample: int | None) -> dict[str, object]:
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
-        "command": "reportkit run demo.xlsx --out out --formats html,pdf --jobs 2",
+        "command": f"reportkit run {'unit*.xlsx' if name in SPLIT else 'demo.xlsx'} "
+        "--out out --formats html,pdf --jobs 2",
+        "workbooks": len(workbooks),
+        "parse": parse,
         "reportkit": fast,
         "reportkit_seconds_per_unit": round(fast["full"]["wall_s"] / units, 2),
         "pdf_largest_unit": pdf,
@@ -265,11 +340,11 @@ def pdf_cell(pdf: dict) -> str:
 def table(results: list[dict]) -> str:
     lines = [
         "| scenario | units / rows | reportkit full | re-run unchanged | re-run one unit edited "
-        "| driver peak RSS | PDF, largest unit | naive loop | speed-up |",
+        "| driver peak RSS | PDF, largest unit | naive loop | speed-up | parse: calamine / ours |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        fast, naive = r["reportkit"], r["naive"]
+        fast, naive, parse = r["reportkit"], r["naive"], r["parse"]
         est = " (estimated from {} units)".format(naive["units_run"]) if naive["estimated"] else ""
         lines.append(
             f"| {r['scenario']} | {r['units']} / {r['rows']:,} "
@@ -277,7 +352,9 @@ def table(results: list[dict]) -> str:
             f"| {fast['unchanged']['wall_s']} s {fast['unchanged']['statuses']} "
             f"| {fast['one_unit_edited']['wall_s']} s {fast['one_unit_edited']['statuses']} "
             f"| {fast['full']['peak_rss_mb']} MB | {pdf_cell(r['pdf_largest_unit'])} "
-            f"| {naive['wall_s']} s{est} | {r['speedup']}× |"
+            f"| {naive['wall_s']} s{est} | {r['speedup']}× "
+            f"| {parse['calamine_to_python_s']} s / {parse['read_workbooks_s']} s "
+            f"({parse['ratio']}×) |"
         )
     return "\n".join(lines)
 
@@ -295,7 +372,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     if args.pdf_only:
         for name in args.scenarios:
-            folder, workbook = make_demo(name)
+            folder, workbook, _ = make_demo(name)
             pdf = {
                 "scenario": name,
                 "date": dt.date.today().isoformat(),

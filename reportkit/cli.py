@@ -144,12 +144,12 @@ def validate(
     type=_PATHS,
     default=Path("build/dataset"),
     show_default=True,
-    help="Dataset folder to write (Parquet).",
+    help="Dataset folder to write (per-unit Arrow parts).",
 )
 @_RECURSIVE
 @_friendly
 def ingest(paths: tuple[Path, ...], out_dir: Path, recursive: bool) -> None:
-    """Validate workbooks (files or folders) and write the normalised dataset (Parquet)."""
+    """Validate workbooks (files or folders) and write the normalised dataset (per-unit Arrow parts)."""
     from reportkit.dataset import ingest_to_dataset
 
     result = ingest_to_dataset(_workbooks(paths, recursive).files, out_dir)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from xml.etree import ElementTree
 
 import numpy as np
@@ -45,7 +45,9 @@ from reportkit.vocabulary import (
 __all__ = [
     "PROVENANCE",
     "WORKBOOK_SUFFIXES",
+    "FileParse",
     "IngestResult",
+    "ParseCache",
     "read_workbooks",
     "table_columns",
 ]
@@ -143,6 +145,32 @@ class IngestResult:
         return text + f"；警告 {len(self.warnings)} 条。"
 
 
+@dataclass
+class FileParse:
+    """What one workbook adds before the checks across files (units, duplicates, privacy).
+
+    A parse cache keeps it per workbook, so that an unchanged workbook among changed ones is
+    not read again. Its tables still hold the roster names that `finish` removes.
+    """
+
+    #: the frames of each table read from this file's sheets (a table seen with no rows: one
+    #: empty frame; a table not in the file: none)
+    frames: dict[str, list[pd.DataFrame]]
+    issues: list[Issue]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(i.severity == "error" for i in self.issues)
+
+
+class ParseCache(Protocol):
+    """Where read_workbooks finds and keeps FileParses, e.g. reportkit.dataset's cache folder."""
+
+    def load(self, path: Path) -> FileParse | None: ...
+
+    def store(self, path: Path, parse: FileParse) -> None: ...
+
+
 def table_columns(sheet: Sheet) -> list[str]:
     """The dataset columns of a table (before any unknown columns), in order."""
     private = PRIVATE_FIELDS.get(sheet.table, ())
@@ -237,6 +265,12 @@ def _too_long(text: str) -> str | None:
 
 def _is_excel_error(text: str) -> bool:
     return text in _EXCEL_ERRORS or bool(_ODS_ERROR.match(text))
+
+
+def _excel_error_mask(texts: np.ndarray) -> np.ndarray:
+    """_is_excel_error of every distinct text (cheaper than pandas' string methods on the few
+    hundred distinct values a column usually holds)."""
+    return np.fromiter(map(_is_excel_error, texts), bool, len(texts))
 
 
 _Parsed = tuple[Any, str | None]  # (value or None when blank/bad, error message or None)
@@ -359,14 +393,6 @@ def _parse_yes_no(value: Any) -> _Parsed:
     if name is None:
         return None, "应填写「是」或「否」"
     return name, None
-
-
-def _parse_text(value: Any) -> _Parsed:
-    text = _display(value)
-    problem = _too_long(text)
-    if problem:
-        return None, problem
-    return text, None
 
 
 # --------------------------------------------------------------------------------------------
@@ -608,8 +634,8 @@ class _Reader:
     """Reads files one by one and gathers tables and issues; `finish` cross-checks them."""
 
     def __init__(self, extra_types: Mapping[str, Iterable[str]] | None) -> None:
+        # Kind.TEXT needs no parser: a text value is its display text (see _parse_column).
         self.parsers: dict[Kind, Callable[[Any], _Parsed]] = {
-            Kind.TEXT: _parse_text,
             Kind.DATE: _parse_date,
             Kind.COUNT: _parse_count,
             Kind.NUMBER: _parse_number,
@@ -632,6 +658,24 @@ class _Reader:
         self.pool = ThreadPoolExecutor(max_workers=1)
 
     # -- files ---------------------------------------------------------------------------------
+
+    def read_file_parse(self, path: Path) -> FileParse:
+        """Read one file, and return what it added."""
+        frames_before = {t: len(f) for t, f in self.frames.items()}
+        issues_before = len(self.issues)
+        self.read_file(path)
+        return FileParse(
+            {t: f[frames_before[t] :] for t, f in self.frames.items()},
+            self.issues[issues_before:],
+        )
+
+    def add(self, path: Path, parse: FileParse) -> None:
+        """What an earlier read of this (unchanged) file added, as if it were read now."""
+        self.files.append(str(path))
+        for table, frames in parse.frames.items():
+            self.frames[table].extend(frames)
+        self.issues.extend(parse.issues)
+        self.units_sheet_seen |= bool(parse.frames.get("units"))
 
     def read_file(self, path: Path) -> None:
         label = str(path)
@@ -959,21 +1003,26 @@ class _Reader:
         issue: Callable[..., None],
     ) -> pd.Series:
         """Parse one column per distinct value; report each bad or missing required cell."""
-        parse = self.parsers[column.kind]
         size = len(uniques)
-        values = np.empty(size, dtype=object)
-        messages = np.empty(size, dtype=object)
+        messages = np.full(size, None, dtype=object)
         is_blank = texts == ""
-        for i in range(size):
-            text = texts[i]
-            if is_blank[i]:
-                values[i], messages[i] = None, None
-            elif _is_excel_error(text):
-                values[i] = None
-                messages[i] = f"单元格是 Excel 错误值 {text}，请修正公式或填写实际数值"
-            else:
+        is_error = _excel_error_mask(texts)
+        for i in np.flatnonzero(is_error):
+            messages[i] = f"单元格是 Excel 错误值 {texts[i]}，请修正公式或填写实际数值"
+        todo = ~is_blank & ~is_error
+        if column.kind == Kind.TEXT:
+            # A text value is its display text, which the caller already made once per distinct
+            # value: only the length limit is left to check, without a Python call per value.
+            values = np.where(todo, texts, None)
+            lengths = np.fromiter(map(len, texts), np.int64, size)
+            for i in np.flatnonzero(todo & (lengths > MAX_CELL_CHARS)):
+                values[i], messages[i] = None, _too_long(texts[i])
+        else:
+            parse = self.parsers[column.kind]
+            values = np.full(size, None, dtype=object)
+            for i in np.flatnonzero(todo):
                 values[i], messages[i] = parse(uniques[i])
-        bad_unique = np.fromiter((m is not None for m in messages), bool, size)
+        bad_unique = np.not_equal(messages, None)
         for at in np.flatnonzero(bad_unique[codes]):
             issue(
                 int(excel_rows[at]) - 1,
@@ -1145,48 +1194,61 @@ def _protect_privacy(tables: dict[str, pd.DataFrame]) -> None:
             elif posts.get(where) in (None, "党员"):
                 posts[where] = post
         presenter = activities["presenter"]
-        has = presenter.notna()
+        has = presenter.notna().to_numpy()
         if names and has.any():
-            longest_first = sorted((n for n in names if len(n) >= 2), key=len, reverse=True)
-            within = re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
-            cache: dict[tuple[str, str], str] = {}
+            lengths = sorted({len(n) for n in names if len(n) >= 2}, reverse=True)
+
+            def name_within(key: str) -> str | None:
+                """The leftmost roster name in key, the longest one where several start there."""
+                for start in range(len(key) - 1):
+                    for length in lengths:
+                        if key[start : start + length] in names:
+                            return key[start : start + length]
+                return None
 
             def redact(unit: Any, text: str) -> str:
                 unit_key = normalize_name(unit) if isinstance(unit, str) else ""
-                done = cache.get((unit_key, text))
-                if done is not None:
-                    return done
                 parts = _NAME_LIST_SEPARATORS.split(text)
                 for i in range(0, len(parts), 2):  # odd indexes hold the separators
                     key = normalize_name(parts[i])
-                    found = key if key in names else None
-                    if found is None and within is not None:
-                        match = within.search(key)
-                        found = match.group(0) if match else None
+                    found = key if key in names else name_within(key)
                     if found is not None:
                         parts[i] = posts.get((unit_key, found), "党员")
-                done = cache[(unit_key, text)] = "".join(parts)
-                return done
+                return "".join(parts)
 
-            values = [
-                redact(u, p)
-                for u, p in zip(activities.loc[has, "unit"], presenter[has], strict=True)
-            ]
+            # Once per distinct (unit, presenter) pair: a log repeats the same few thousand.
+            pairs = activities.loc[has, ["unit", "presenter"]]
+            codes = pairs.groupby(["unit", "presenter"], dropna=False, sort=False).ngroup()
+            distinct = pairs.drop_duplicates()  # in the order ngroup numbers them
+            texts = zip(distinct["unit"], distinct["presenter"], strict=True)
+            redacted = np.array([redact(u, p) for u, p in texts], dtype=object)
             activities.loc[has, "presenter"] = pd.Series(
-                values, index=presenter[has].index, dtype="str"
+                redacted[codes.to_numpy()], index=pairs.index, dtype="str"
             )
     for table, fields in PRIVATE_FIELDS.items():
         tables[table] = tables[table].drop(columns=list(fields))
 
 
 def read_workbooks(
-    paths: Sequence[Path | str], extra_types: Mapping[str, Iterable[str]] | None = None
+    paths: Sequence[Path | str],
+    extra_types: Mapping[str, Iterable[str]] | None = None,
+    cache: ParseCache | None = None,
 ) -> IngestResult:
-    """Read and validate workbooks; problems come back as Issues, never as exceptions."""
+    """Read and validate workbooks; problems come back as Issues, never as exceptions.
+
+    With a cache, a workbook read before (as the cache tells by its content) is not read again,
+    and a workbook read now without errors is kept there.
+    """
     reader = _Reader(extra_types)
     try:
-        for path in paths:
-            reader.read_file(Path(path))
+        for path in map(Path, paths):
+            stored = cache.load(path) if cache is not None else None
+            if stored is not None:
+                reader.add(path, stored)
+                continue
+            parse = reader.read_file_parse(path)
+            if cache is not None and not parse.has_errors:
+                cache.store(path, parse)
         return reader.finish()
     finally:
         reader.pool.shutdown(wait=True)

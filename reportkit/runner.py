@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from reportkit import __version__
-from reportkit.dataset import default_cache_dir
+from reportkit.dataset_cache import default_cache_dir
 from reportkit.errors import OutputError, UsageError
 from reportkit.execution import JobOutput, UnitJob
 from reportkit.executors import (
@@ -174,7 +174,8 @@ def _setup_log(out: Path) -> logging.Handler:
 
 
 def run(options: RunOptions) -> RunResult:
-    from reportkit.dataset import list_units, open_dataset
+    from reportkit.dataset import list_units
+    from reportkit.dataset_cache import open_dataset
     from reportkit.fonts import resolve_fonts
     from reportkit.formats import format_names
 

@@ -39,7 +39,7 @@ class Column:
 @dataclass(frozen=True)
 class Sheet:
     name: str
-    table: str  # dataset table name (Parquet file stem)
+    table: str  # dataset table name (a folder of parts)
     columns: tuple[Column, ...]
     aliases: tuple[str, ...] = ()
 

@@ -38,12 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook
 
 from reportkit.cli import main
+from reportkit.dataset import load_tables
 from reportkit.demo import _SheetSpec
 from reportkit.demo import write_xlsx as write_fast_xlsx
 from reportkit.schema import ACTIVITIES
@@ -678,7 +678,7 @@ def test_same_unit_in_two_files_rows_merge_and_duplicates_are_warned(tmp_path: P
     assert "活动台账 6 行" in proc.stdout and "共 1 个单位" in proc.stdout
     proc = reportkit("ingest", a, b, "--out", "ds", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    rows = pq.read_table(tmp_path / "ds" / "activities.parquet").to_pandas()
+    rows = load_tables(tmp_path / "ds")["activities"]
     assert len(rows) == 6 and set(rows["unit"]) == {"甲局"}
     assert sorted(zip(rows["_file"], rows["_row"], strict=True)) == sorted(
         [(str(a), 2), (str(a), 3), (str(a), 4), (str(b), 3), (str(b), 4), (str(b), 5)]
@@ -714,7 +714,7 @@ def test_cached_formula_values_are_used(tmp_path: Path) -> None:
     )
     proc = reportkit("ingest", path, "--out", "ds", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    rows = pq.read_table(tmp_path / "ds" / "activities.parquet").to_pandas()
+    rows = load_tables(tmp_path / "ds")["activities"]
     assert (rows["expected"].iloc[0], rows["present"].iloc[0]) == (7, 6)
 
 
@@ -732,5 +732,5 @@ def test_control_characters_are_removed_from_values(tmp_path: Path) -> None:
             archive.writestr(name, content)
     proc = reportkit("ingest", path, "--out", "ds", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    rows = pq.read_table(tmp_path / "ds" / "activities.parquet").to_pandas()
+    rows = load_tables(tmp_path / "ds")["activities"]
     assert (rows["unit"].iloc[0], rows["topic"].iloc[0]) == ("甲局", "学习")

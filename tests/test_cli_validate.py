@@ -116,7 +116,7 @@ def test_ingest_writes_a_dataset_and_nothing_on_errors(clean, bad, tmp_path):
     assert "第 4 行" in result.stderr and "Traceback" not in result.output
     result = invoke("ingest", str(clean), "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert (out / "activities.parquet").is_file() and (out / "meta.json").is_file()
+    assert (out / "activities").is_dir() and (out / "meta.json").is_file()
 
 
 # --------------------------------------------------------------------------------------------

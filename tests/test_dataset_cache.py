@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import stat
 from pathlib import Path
 
 import pytest
 
 from reportkit import dataset as dataset_module
-from reportkit.dataset import (
-    LOCK,
-    default_cache_dir,
-    list_units,
-    load_unit,
-    open_dataset,
-    read_meta,
-)
+from reportkit import dataset_cache, ingest
+from reportkit.dataset import list_units, load_unit, read_meta, unit_fingerprints
+from reportkit.dataset_cache import LOCK, default_cache_dir, open_dataset
 from reportkit.errors import ValidationFailed
 
 HEADER = ["日期", "单位", "党支部", "活动类型", "主题", "应到人数", "实到人数"]
@@ -78,7 +74,7 @@ def test_bad_workbook_writes_nothing(write_xlsx, tmp_path):
 
 
 def test_clean_up_removes_only_datasets_no_run_holds(write_xlsx, tmp_path, monkeypatch):
-    monkeypatch.setattr(dataset_module, "KEEP_DATASETS", 0)
+    monkeypatch.setattr(dataset_cache, "KEEP_DATASETS", 0)
     cache = tmp_path / "cache"
     held = open_dataset([book(write_xlsx, "a.xlsx", "甲局")], cache)
     released = open_dataset([book(write_xlsx, "b.xlsx", "乙局")], cache)
@@ -106,3 +102,74 @@ def test_a_dataset_being_removed_is_never_handed_out(write_xlsx, tmp_path):
         gone.rename(aside)
         with open_dataset([path], cache) as rebuilt:
             assert rebuilt.dir == gone and read_meta(rebuilt.dir)["units"] == ["甲局"]
+
+
+def test_one_edited_row_writes_one_units_part_and_links_the_rest(write_xlsx, tmp_path):
+    cache = tmp_path / "cache"
+
+    def two_units(topic: str) -> Path:
+        rows = [
+            HEADER,
+            [dt.datetime(2020, 1, 3), "甲局", "一支部", "主题党日", topic, 8, 8],
+            [dt.datetime(2020, 2, 3), "乙局", "二支部", "党课", "乙的党课", 6, 6],
+        ]
+        return write_xlsx("log.xlsx", {"活动台账": rows})
+
+    with open_dataset([two_units("旧")], cache) as before:
+        old_parts = read_meta(before.dir)["parts"]["activities"]
+        old_prints = unit_fingerprints(before.dir)
+    with open_dataset([two_units("新")], cache) as after:
+        new_parts = read_meta(after.dir)["parts"]["activities"]
+        assert new_parts["乙局"] == old_parts["乙局"] and new_parts["甲局"] != old_parts["甲局"]
+        # The untouched part is the same file (a hard link), not a copy written again.
+        same = (before.dir / "activities" / old_parts["乙局"]).stat()
+        assert (after.dir / "activities" / new_parts["乙局"]).stat().st_ino == same.st_ino
+        prints = unit_fingerprints(after.dir)
+        assert prints["乙局"] == old_prints["乙局"] and prints["甲局"] != old_prints["甲局"]
+        assert load_unit(after.dir, "甲局").activities["topic"].tolist() == ["新"]
+
+
+def test_only_the_changed_workbook_is_read_again(write_xlsx, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    books = [book(write_xlsx, f"{unit}.xlsx", unit) for unit in ("甲局", "乙局", "丙局")]
+    open_dataset(books, cache).close()
+    assert stat.S_IMODE((cache / "parsed").stat().st_mode) == 0o700  # it holds roster names
+    read: list[str] = []
+    original = ingest._Reader.read_file
+
+    def counting(self, path):
+        read.append(path.name)
+        return original(self, path)
+
+    monkeypatch.setattr(ingest._Reader, "read_file", counting)
+    book(write_xlsx, "乙局.xlsx", "乙局", topic="改过的主题")
+    with open_dataset(books, cache) as again:
+        assert read == ["乙局.xlsx"]
+        assert list_units(again.dir) == ["甲局", "乙局", "丙局"]
+        assert load_unit(again.dir, "乙局").activities["topic"].tolist() == ["改过的主题"]
+        assert load_unit(again.dir, "丙局").activities["topic"].tolist() == ["主题"]
+
+
+def test_a_set_with_errors_keeps_no_parse(write_xlsx, tmp_path):
+    good = book(write_xlsx, "good.xlsx", "甲局")
+    rows = [HEADER, [dt.datetime(2020, 1, 3), "乙局", "一支部", "不存在的类型", "", 8, 8]]
+    bad = write_xlsx("bad.xlsx", {"活动台账": rows})
+    with pytest.raises(ValidationFailed):
+        open_dataset([good, bad], tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_large_workbooks_are_read_in_a_child_process(write_xlsx, tmp_path, monkeypatch):
+    monkeypatch.setattr(dataset_cache, "IN_CHILD_BYTES", 0)
+
+    def no_parse(*_args, **_kwargs):
+        raise AssertionError("read in the driver")
+
+    monkeypatch.setattr(dataset_module, "read_workbooks", no_parse)
+    with open_dataset([book(write_xlsx, "a.xlsx", "甲局")], tmp_path / "cache") as held:
+        assert list_units(held.dir) == ["甲局"]
+    rows = [HEADER, [dt.datetime(2020, 1, 3), "乙局", "一支部", "不存在的类型", "", 8, 8]]
+    with pytest.raises(ValidationFailed) as failed:
+        open_dataset([write_xlsx("bad.xlsx", {"活动台账": rows})], tmp_path / "cache")
+    errors = [i for i in failed.value.issues if i.severity == "error"]
+    assert [(i.row, i.column) for i in errors] == [(2, "活动类型")]

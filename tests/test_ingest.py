@@ -16,7 +16,6 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from reportkit import dataset as dataset_module
@@ -24,8 +23,10 @@ from reportkit.dataset import (
     TABLES,
     ingest_to_dataset,
     list_units,
+    load_tables,
     load_unit,
     read_meta,
+    read_part,
     unit_fingerprint,
 )
 from reportkit.errors import Issue, UsageError, ValidationFailed
@@ -744,16 +745,23 @@ def _two_unit_workbook(write_xlsx, name="log.xlsx", topic="学习", roster=True)
     return write_xlsx(name, sheets)
 
 
+def files_of(folder: Path) -> dict[str, bytes]:
+    """Every file in a dataset folder, by its path inside it."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
 def test_dataset_holds_no_personal_names(write_xlsx, tmp_path):
     out = tmp_path / "ds"
     ingest_to_dataset([_two_unit_workbook(write_xlsx)], out)
     # Names, an unknown roster column (身份证号) and a cell under no header in the roster.
     private = ("张三丰", "李四光", "王五一", "赵六七", "110101195001011234", "钱八九")
-    blob = b"".join(p.read_bytes() for p in sorted(out.iterdir()))
+    blob = b"".join(files_of(out).values())
     for value in private:
         assert value.encode() not in blob
     assert "党委书记".encode() in blob  # the check can see strings: this one must be there
-    tables = {t: pq.read_table(out / f"{t}.parquet").to_pandas() for t in TABLES}
+    tables = load_tables(out)
     text = "".join(tables[t].astype(str).to_csv() for t in TABLES)
     assert not any(value in text for value in private)
     assert len(read_meta(out)["warnings"]) == 2  # the unknown and the headerless roster column
@@ -775,11 +783,11 @@ def test_load_unit_reads_only_that_unit(write_xlsx, tmp_path):
     assert str(data.activities["date"].dtype) == "datetime64[ns]"
     assert str(data.activities["expected"].dtype) == "Int64"
     assert data.activities["_row"].tolist() == [2, 4]
-    # One row group per unit: the filter skips the other unit's rows by their statistics.
-    meta = pq.ParquetFile(out / "activities.parquet").metadata
-    column = meta.schema.names.index("unit")
-    groups = [meta.row_group(i).column(column).statistics for i in range(meta.num_row_groups)]
-    assert [(g.min, g.max) for g in groups] == [("乙局", "乙局"), ("甲局", "甲局")]
+    # One part per unit and table: a unit's notebook opens no file holding another unit's rows.
+    parts = read_meta(out)["parts"]["activities"]
+    for unit in ("甲局", "乙局"):
+        rows = read_part(out / "activities" / parts[unit]).column("unit").to_pylist()
+        assert set(rows) == {unit}
     with pytest.raises(UsageError):
         load_unit(out, "丁局")
 
@@ -850,28 +858,28 @@ def test_nothing_written_on_errors(write_xlsx, tmp_path):
     # An existing dataset survives a failed ingest untouched.
     good = _two_unit_workbook(write_xlsx)
     ingest_to_dataset([good], out)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = files_of(out)
     with pytest.raises(ValidationFailed):
         ingest_to_dataset([bad], out)
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert files_of(out) == before
 
 
 def test_crash_while_writing_leaves_the_old_dataset(write_xlsx, tmp_path, monkeypatch):
     out = tmp_path / "ds"
     ingest_to_dataset([_two_unit_workbook(write_xlsx)], out)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = files_of(out)
     calls = []
 
-    def crash(frame, path):
+    def crash(table, path):
         calls.append(path)
         if len(calls) == 2:
             raise OSError(28, "No space left on device")
         path.write_bytes(b"partial")
 
-    monkeypatch.setattr(dataset_module, "_write_table", crash)
+    monkeypatch.setattr(dataset_module, "write_part", crash)
     with pytest.raises(Exception, match="写入数据集"):
         ingest_to_dataset([_two_unit_workbook(write_xlsx, topic="新")], out)
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert files_of(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "log.xlsx"]
 
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 import yaml
 from openpyxl import Workbook
 
+from reportkit.dataset import PART_SUFFIX, read_part
 from reportkit.layout import MAX_DIR_BYTES, assign_dirs, safe_dirname
 from reportkit.schema import ACTIVITIES
 from tests.e2e.conftest import REPO, reportkit, run_dataset
@@ -518,13 +518,14 @@ def test_roster_names_appear_in_no_output(hostile: HostileRun) -> None:
 
 def test_roster_names_are_not_in_the_dataset(hostile: HostileRun) -> None:
     dataset = run_dataset(hostile.out)
-    files = sorted(dataset.iterdir())
-    assert {p.name for p in files} >= {"activities.parquet", "members.parquet", "meta.json"}
+    files = sorted(p for p in dataset.rglob("*") if p.is_file())
+    assert {p.parent.name for p in files} >= {"activities", "members"}
+    assert (dataset / "meta.json").is_file()
     blob = b"".join(p.read_bytes() for p in files)
     decoded = [p.read_text(encoding="utf-8") for p in files if p.suffix == ".json"]
     for path in files:
-        if path.suffix == ".parquet":
-            table = pq.read_table(path)
+        if path.suffix == PART_SUFFIX:
+            table = read_part(path)
             decoded.append(table.to_pandas().astype(str).to_csv())
             decoded.append(str(table.schema.metadata))
     text = "\n".join(decoded)
