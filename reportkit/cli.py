@@ -149,7 +149,7 @@ def validate(
 @_RECURSIVE
 @_friendly
 def ingest(paths: tuple[Path, ...], out_dir: Path, recursive: bool) -> None:
-    """Validate workbooks (files or folders) and write the normalised dataset (per-unit Arrow parts)."""
+    """Validate workbooks (files or folders) and write the dataset (per-unit Arrow parts)."""
     from reportkit.dataset import ingest_to_dataset
 
     result = ingest_to_dataset(_workbooks(paths, recursive).files, out_dir)
