@@ -65,18 +65,52 @@ def main(debug: bool) -> None:
     """
 
 
+_PARAMS = click.option(
+    "--params",
+    "params_path",
+    type=_PATHS,
+    default=None,
+    help="Params YAML merged over params/default.yaml.",
+)
+_OVERRIDES = click.option(
+    "-p",
+    "--param",
+    "overrides",
+    type=(str, str),
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Override a parameter; KEY may be dotted (norms.党课.min), VALUE is YAML.",
+)
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=_PATHS)
 @click.option("--json", "as_json", is_flag=True, help="Print problems as a JSON list.")
+@_PARAMS
+@_OVERRIDES
 @_friendly
-def validate(paths: tuple[Path, ...], as_json: bool) -> None:
+def validate(
+    paths: tuple[Path, ...],
+    as_json: bool,
+    params_path: Path | None,
+    overrides: tuple[tuple[str, str], ...],
+) -> None:
     """Check workbooks; exit 0 when clean, 1 on errors.
 
-    Each problem names the file, sheet, Excel row, column and value.
+    Each problem names the file, sheet, Excel row, column and value; `--json` gives each a
+    level: error, warning or note. Params give extra activity types, file units and the
+    period that log coverage is checked against.
     """
-    from reportkit.ingest import read_workbooks
+    from reportkit.ingest import ingest_params, read_workbooks
+    from reportkit.params import load_params, period_of
+    from reportkit.stats import coverage_issues
 
-    result = read_workbooks(paths)
+    params = load_params(params_path, overrides)
+    result = read_workbooks(paths, **ingest_params(params))
+    if not result.errors:
+        result.issues.extend(
+            coverage_issues(result.tables["activities"], period_of(params), params)
+        )
     if as_json:
         click.echo(ValidationFailed(result.issues).to_json())
     else:
@@ -100,12 +134,22 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     show_default=True,
     help="Dataset folder to write (Parquet).",
 )
+@_PARAMS
+@_OVERRIDES
 @_friendly
-def ingest(paths: tuple[Path, ...], out_dir: Path) -> None:
+def ingest(
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    params_path: Path | None,
+    overrides: tuple[tuple[str, str], ...],
+) -> None:
     """Validate workbooks and write the normalised dataset (Parquet)."""
     from reportkit.dataset import ingest_to_dataset
+    from reportkit.ingest import ingest_params
+    from reportkit.params import load_params
 
-    result = ingest_to_dataset(paths, out_dir)
+    params = load_params(params_path, overrides)
+    result = ingest_to_dataset(paths, out_dir, **ingest_params(params))
     for issue in result.issues:
         click.echo(str(issue), err=True)
     click.echo(f"已写入数据集：{out_dir}（{result.summary()}）")
@@ -170,13 +214,7 @@ def _split_csv(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     help="Workbook to read; repeatable, or list workbooks as arguments. "
     "Default: the bundled demo workbook.",
 )
-@click.option(
-    "--params",
-    "params_path",
-    type=_PATHS,
-    default=None,
-    help="Params YAML merged over params/default.yaml.",
-)
+@_PARAMS
 @click.option(
     "--out",
     "out_dir",
@@ -208,15 +246,7 @@ def _split_csv(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 @click.option("--period-start", default=None, help="Report period start, YYYY-MM-DD.")
 @click.option("--period-end", default=None, help="Report period end, YYYY-MM-DD (inclusive).")
 @click.option("--period-label", default=None, help="Period label used in the title.")
-@click.option(
-    "-p",
-    "--param",
-    "overrides",
-    type=(str, str),
-    multiple=True,
-    metavar="KEY VALUE",
-    help="Override a parameter; KEY may be dotted (norms.党课.min), VALUE is YAML.",
-)
+@_OVERRIDES
 @click.option("--force", is_flag=True, help="Rebuild every unit, even unchanged ones.")
 @click.option(
     "--cache-dir",

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: Bump when the dataset layout or parsing changes, so cached datasets are rebuilt.
-DATASET_FORMAT = 1
+DATASET_FORMAT = 2
 TABLES: tuple[str, ...] = tuple(s.table for s in SHEETS)
 META = "meta.json"
 _ROW_GROUP_ROWS = 65_536
@@ -58,6 +58,7 @@ class UnitData:
     units: pd.DataFrame  # 0 or 1 row
     members: pd.DataFrame
     discipline: pd.DataFrame
+    branches: pd.DataFrame  # 支部信息: declared 成立日期/撤销日期
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,13 +91,16 @@ def _extra_key(extra_types: Mapping[str, Iterable[str]] | None) -> dict[str, lis
     return {str(k): [str(a) for a in (v or ())] for k, v in sorted((extra_types or {}).items())}
 
 
-def _cache_key(sources: list[dict[str, Any]], extra: dict[str, list[str]]) -> dict[str, Any]:
+def _cache_key(
+    sources: list[dict[str, Any]], extra: dict[str, list[str]], file_units: Mapping[str, str]
+) -> dict[str, Any]:
     """What must match for a stored dataset to stand for these workbooks."""
     return {
         "format": DATASET_FORMAT,
         "reportkit": __version__,
         "sources": [(s["path"], s["sha256"]) for s in sources],
         "extra_types": extra,
+        "file_units": dict(sorted(file_units.items())),
     }
 
 
@@ -111,12 +115,16 @@ def _cached(out_dir: Path, key: dict[str, Any]) -> IngestResult | None:
         "reportkit": meta.get("reportkit"),
         "sources": [(s.get("path"), s.get("sha256")) for s in meta.get("sources", [])],
         "extra_types": meta.get("extra_types"),
+        "file_units": meta.get("file_units"),
     }
     if json.dumps(stored, sort_keys=True) != json.dumps(key, sort_keys=True, default=list):
         return None
     if not all((out_dir / f"{t}.parquet").is_file() for t in TABLES):
         return None
-    warnings = [Issue(**w, severity="warning") for w in meta.get("warnings", [])]
+    warnings = [
+        Issue(**{k: v for k, v in w.items() if k != "level"}, severity=w.get("level", "warning"))
+        for w in meta.get("warnings", [])
+    ]
     return IngestResult(
         load_tables(out_dir), warnings, list(meta.get("files", [])), list(meta.get("units", []))
     )
@@ -191,21 +199,23 @@ def ingest_to_dataset(
     out_dir: Path | str,
     extra_types: Mapping[str, Iterable[str]] | None = None,
     force: bool = False,
+    file_units: Mapping[str, str] | None = None,
 ) -> IngestResult:
     """Validate workbooks and write the dataset; raise ValidationFailed (writing nothing) on errors.
 
     When out_dir already holds a dataset built from files with the same content (sha256) and the
-    same extra activity types, the Excel parse is skipped and the stored result returned.
+    same extra activity types and file units, the Excel parse is skipped and the stored result
+    returned.
     """
     paths = [Path(p) for p in paths]
     out_dir = Path(out_dir)
     extra = _extra_key(extra_types)
     sources = _sources(paths)
     if sources is not None and not force:
-        cached = _cached(out_dir, _cache_key(sources, extra))
+        cached = _cached(out_dir, _cache_key(sources, extra, file_units or {}))
         if cached is not None:
             return cached
-    result = read_workbooks(paths, extra_types)
+    result = read_workbooks(paths, extra_types, file_units)
     if result.errors:
         raise ValidationFailed(result.issues)
     if sources is None:  # unreadable yet without errors cannot happen; be safe
@@ -216,10 +226,11 @@ def ingest_to_dataset(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "sources": sources,
         "extra_types": extra,
+        "file_units": dict(sorted((file_units or {}).items())),
         "files": result.files,
         "units": result.units,
         "tables": {t: len(result.tables[t]) for t in TABLES},
-        "warnings": [w.to_json() for w in result.warnings],
+        "warnings": [w.to_json() for w in result.issues if w.severity != "error"],
     }
     _write_dataset(out_dir, result, meta)
     return result

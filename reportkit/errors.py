@@ -22,6 +22,9 @@ class OutputError(ReportkitError):
     """The output folder could not be written."""
 
 
+_LABELS = {"error": "错误", "warning": "警告", "note": "说明"}
+
+
 @dataclass(frozen=True)
 class Issue:
     """One bad cell (or file, or sheet): where it is, what it holds and what is wrong.
@@ -36,11 +39,11 @@ class Issue:
     column: str | None
     value: str | None
     message: str
-    severity: str = "error"  # or "warning"
+    severity: str = "error"  # "warning", or "note" (how something was read, e.g. a unit)
 
     def to_json(self) -> dict:
         data = asdict(self)
-        data.pop("severity")
+        data["level"] = data.pop("severity")
         return data
 
     def __str__(self) -> str:
@@ -52,7 +55,7 @@ class Issue:
         if self.column:
             where.append(f"「{self.column}」列")
         value = f"（值：{self.value}）" if self.value not in (None, "") else ""
-        label = "错误" if self.severity == "error" else "警告"
+        label = _LABELS.get(self.severity, "警告")
         return f"{label}：{'，'.join(where)}：{self.message}{value}"
 
 

@@ -355,6 +355,7 @@ def _setup_log(out: Path) -> logging.Handler:
 def run(options: RunOptions) -> RunResult:
     from reportkit.dataset import ingest_to_dataset, list_units
     from reportkit.fonts import resolve_fonts
+    from reportkit.ingest import ingest_params
 
     formats = tuple(dict.fromkeys(options.formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -363,7 +364,6 @@ def run(options: RunOptions) -> RunResult:
     params = load_params(options.params_path, options.overrides)
     period = period_of(params)
     data = list(options.data) or [DEMO_WORKBOOK]
-    extra_types = (params.get("vocabulary") or {}).get("extra_types") or {}
     if "pdf" in formats or "docx" in formats:
         fonts = {role: font.to_json() for role, font in resolve_fonts(params.get("fonts")).items()}
     else:
@@ -372,7 +372,7 @@ def run(options: RunOptions) -> RunResult:
     # Validation comes first: a run with bad data writes nothing into OUT.
     dataset_dir = options.cache_dir / "dataset"
     # Keep only the issues: the parsed tables are on disk now and need not stay in memory.
-    issues = ingest_to_dataset(data, dataset_dir, extra_types=extra_types).issues
+    issues = ingest_to_dataset(data, dataset_dir, **ingest_params(params)).issues
     all_units = list_units(dataset_dir)
     selected = all_units
     if options.units:
