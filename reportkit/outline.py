@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from reportkit.document import Block, bundle
+from reportkit.norms import period_label_zh
 
 #: Parts of a unit report, in order; the notebook shows one per cell.
 PARTS: tuple[str, ...] = ("title", "part1", "part2", "part3", "signature", "appendix")
@@ -125,7 +126,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(cn_date=cn_date, percent=percent, join_cn=join_cn)
+    env.filters.update(cn_date=cn_date, percent=percent, join_cn=join_cn, period_zh=period_label_zh)
     return env
 
 

@@ -370,7 +370,7 @@ def log_coverage(
     late = bool(long) and long[0][0] == months[0]
     early = bool(long) and long[-1][-1] == months[-1] and bool(active)
     gaps = [
-        {"from": r[0], "to": r[-1], "months": len(r)}
+        {"first": r[0], "last": r[-1], "months": len(r)}
         for r in long
         if not (late and r is long[0]) and not (early and r is long[-1])
     ]

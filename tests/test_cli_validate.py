@@ -100,8 +100,18 @@ def test_json_lists_every_issue(bad, clean):
         "level": "error",
     }
     assert by_column["活动类型"]["value"] == "主题党曰"
-    clean_result = invoke("validate", "--json", str(clean))
+    clean_result = invoke("validate", "--json", str(clean), *MARCH_2019)
     assert clean_result.exit_code == 0 and json.loads(clean_result.stdout) == []
+
+
+def test_json_levels_tell_errors_warnings_and_notes(bad, clean):
+    """A one-row log over the default period starts late: a warning, not an error (exit 0)."""
+    issues = json.loads(invoke("validate", "--json", str(bad)).stdout)
+    assert {i["level"] for i in issues} == {"error"}
+    result = invoke("validate", "--json", str(clean))
+    assert result.exit_code == 0
+    (warning,) = json.loads(result.stdout)
+    assert warning["level"] == "warning" and "只覆盖报告期的一部分" in warning["message"]
 
 
 def test_broken_files_give_messages_not_tracebacks(broken):
