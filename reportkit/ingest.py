@@ -1129,6 +1129,7 @@ class _Reader:
             extra = {c: "str" for c in frame.columns if c not in dtypes}  # unknown columns
             tables[sheet.table] = frame.astype({**dtypes, **extra})
         self._check_units(tables)
+        self._check_lifetimes(tables["branches"])
         self._check_duplicate_activities(tables["activities"])
         units = _units_in_order(tables)
         if self.units_sheet_seen:
@@ -1237,6 +1238,21 @@ class _Reader:
                 )
         frame = frame.drop_duplicates(subset=["unit"], keep="first")
         tables["units"] = frame.reset_index(drop=True)
+
+    def _check_lifetimes(self, frame: pd.DataFrame) -> None:
+        """A branch cannot be dissolved on or before the day it was founded."""
+        wrong = (frame["dissolved"] <= frame["founded"]).fillna(False).to_numpy(bool)
+        for _, row in frame[wrong].iterrows():
+            self.issues.append(
+                Issue(
+                    row["_file"],
+                    row["_sheet"],
+                    int(row["_row"]),
+                    "撤销日期",
+                    row["dissolved"].date().isoformat(),
+                    f"撤销日期不晚于成立日期（{row['founded'].date().isoformat()}）",
+                )
+            )
 
     def _check_duplicate_activities(self, frame: pd.DataFrame) -> None:
         """Warn about rows that repeat another row exactly; rows with errors are left out."""

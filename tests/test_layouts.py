@@ -361,6 +361,13 @@ def test_declared_founding_limits_the_periods_judged():
     }
 
 
+def test_dissolved_before_founded_is_an_error(tmp_path):
+    layout = classic_with_branch_lifetimes()
+    layout.sheets["支部信息"][2][3] = dt.date(2020, 1, 1)
+    (error,) = read_workbooks([layout.write(tmp_path)]).errors
+    assert (error.sheet, error.row, error.column) == ("支部信息", 3, "撤销日期")
+
+
 def test_log_coverage_finds_late_starts_and_gaps():
     import pandas as pd
 
