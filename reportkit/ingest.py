@@ -785,6 +785,7 @@ class _Reader:
             cells = error_cells.get(name, [])
             if not cells and not any(_display(cell) for row in rows for cell in row):
                 if named is not None:
+                    recognised += 1
                     problem(name, "工作表是空的，已跳过", "warning")
                 continue
             found = _classify(rows, merged, self.lookups, named)
@@ -1195,7 +1196,8 @@ class _Reader:
             elif from_title:
                 unit, rule = from_title[2], f"第 {from_title[0]} 行标题「{_clip(from_title[1])}」"
             else:
-                unit, rule = _unit_in_text(path.stem, known) or path.stem, "文件名"
+                unit = _unit_in_text(path.stem, known) or normalize_value(path.stem)
+                rule = "文件名"
             item.frame["unit"] = pd.Series([unit] * len(item.frame), dtype="str")
             if (item.file, unit, rule) not in said:
                 said.add((item.file, unit, rule))

@@ -358,11 +358,11 @@ def log_coverage(
     days = pd.to_datetime(inside["date"]).dropna() if len(inside) else pd.Series(dtype=object)
     months = _months(period.start, period.end)
     active = set(days.dt.strftime("%Y-%m")) if len(days) else set()
-    runs: list[list[str]] = []
-    for month in months:
+    runs: list[list[str]] = []  # consecutive months without a row
+    for i, month in enumerate(months):
         if month in active:
             continue
-        if runs and months.index(runs[-1][-1]) == months.index(month) - 1:
+        if i and months[i - 1] not in active:
             runs[-1].append(month)
         else:
             runs.append([month])
@@ -411,7 +411,7 @@ def coverage_issues(
             if found["early_end"]:
                 parts.append(f"早于报告期结束日 {period.end.isoformat()}")
             parts += [
-                f"{g['from']} 至 {g['to']} 共 {g['months']} 个月无记录" for g in found["gaps"]
+                f"{g['first']} 至 {g['last']} 共 {g['months']} 个月无记录" for g in found["gaps"]
             ]
         first = rows.iloc[0]
         issues.append(

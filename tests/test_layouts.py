@@ -383,6 +383,42 @@ def test_log_coverage_finds_late_starts_and_gaps():
     assert coverage(monthly[:10] + monthly[15:], gap=5)["partial"] is False
 
 
+def test_gap_is_a_validate_warning(tmp_path):
+    layout = two_row_header()
+    del layout.sheets["Sheet1"][12:17]  # 2020-11 .. 2021-03
+    result = invoke("validate", "--json", str(layout.write(tmp_path)), *PERIOD_ARGS)
+    (warning,) = [i for i in json.loads(result.stdout) if i["level"] == "warning"]
+    assert "2020-11 至 2021-03 共 5 个月无记录" in warning["message"]
+
+
+def _report_text(path: Path, unit: str, part: str) -> str:
+    from types import SimpleNamespace
+
+    from reportkit.params import load_params, unit_params
+    from reportkit.report import UnitReport
+    from reportkit.stats import compute_stats
+
+    tables = read_workbooks([path]).tables
+    params = unit_params(load_params(), unit)
+    stats = compute_stats(SimpleNamespace(unit=unit, **tables), PERIOD, params)
+    blocks = UnitReport(stats, params, []).blocks(part)
+    return "".join(b.get("text", "") for b in blocks)
+
+
+def test_report_states_the_covered_span_and_branch_lives(tmp_path, written):
+    layout = two_row_header()
+    del layout.sheets["Sheet1"][12:17]
+    text = _report_text(layout.write(tmp_path), "丙局", "title")
+    assert "本报告依据的台账记录始于2020年1月10日、止于2022年12月10日" in text
+    assert "其中2020年11月至2021年3月无记录，未覆盖报告期全程" in text
+    assert "台账记录" not in _report_text(written["per_year"][1], "甲局", "title")
+    lives = _report_text(written["classic_with_branch_lifetimes"][1], "戊局", "appendix")
+    assert (
+        "第三党支部于2021年3月15日成立，只核对其存续期内的完整月、季、年"
+        "（按月自2021年4月起，按季度自2021年第2季度起，按年度自2022年起）。"
+    ) in lives
+
+
 def test_late_start_is_a_validate_warning(written):
     _, path = written["three_row_header_late_start"]
     result = invoke("validate", "--json", str(path), *PERIOD_ARGS)
