@@ -121,10 +121,7 @@ def _cached(out_dir: Path, key: dict[str, Any]) -> IngestResult | None:
         return None
     if not all((out_dir / f"{t}.parquet").is_file() for t in TABLES):
         return None
-    warnings = [
-        Issue(**{k: v for k, v in w.items() if k != "level"}, severity=w.get("level", "warning"))
-        for w in meta.get("warnings", [])
-    ]
+    warnings = [Issue.from_json(w) for w in meta.get("warnings", [])]
     return IngestResult(
         load_tables(out_dir), warnings, list(meta.get("files", [])), list(meta.get("units", []))
     )

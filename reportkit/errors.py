@@ -46,6 +46,12 @@ class Issue:
         data["level"] = data.pop("severity")
         return data
 
+    @classmethod
+    def from_json(cls, data: dict) -> Issue:
+        """An Issue back from `to_json` (e.g. stored with a dataset); no level means warning."""
+        fields = {k: v for k, v in data.items() if k != "level"}
+        return cls(**fields, severity=data.get("level", "warning"))
+
     def __str__(self) -> str:
         where = [self.file]
         if self.sheet:

@@ -266,6 +266,26 @@ def test_title_matched_against_known_units(tmp_path, written):
 # -------------------------------------------------------------------------------- contracts
 
 
+def test_every_contract_is_recognised_by_its_header(tmp_path):
+    sheets = {
+        "Sheet1": [["单位", "机关工作人员总数", "专职党务工作人员数"], ["甲局", 200, 2]],
+        "人员": [["姓名", "单位", "党员类别"], ["某甲", "甲局", "正式党员"]],
+        "Sheet3": [["日期", "单位", "类别"], [dt.date(2021, 5, 1), "甲局", "表彰"]],
+        "Sheet4": [["单位", "党支部", "成立日期"], ["甲局", "一支部", dt.date(2020, 1, 1)]],
+        "Sheet5": [["日期", "单位", "活动类型"], [dt.date(2021, 5, 1), "甲局", "党课"]],
+    }
+    result = read_workbooks([Layout("all.xlsx", "甲局", sheets=sheets).write(tmp_path)])
+    assert result.errors == []
+    read = {table: set(frame["_sheet"]) for table, frame in result.tables.items()}
+    assert read == {
+        "units": {"Sheet1"},
+        "members": {"人员"},
+        "discipline": {"Sheet3"},
+        "branches": {"Sheet4"},
+        "activities": {"Sheet5"},
+    }
+
+
 def test_no_alias_maps_to_two_columns():
     for sheet in SHEETS:
         seen: dict[str, str] = {}
