@@ -555,10 +555,31 @@ def _needed(sheet: Sheet) -> set[str]:
     return {c.field for c in sheet.required if not (c.field == "unit" and sheet.unit_inferable)}
 
 
-def _qualifies(header: _Header, sheet: Sheet) -> bool:
-    """A header matches a sheet contract: all its needed columns, and at least two of its own."""
+def _own_fields(sheet: Sheet) -> frozenset[str]:
+    """Columns no other contract has (活动类型, 姓名, 成立日期 …), unlike 日期, 单位 or 党支部."""
+    others = {
+        normalize_name(word)
+        for other in SHEETS
+        if other is not sheet
+        for c in other.columns
+        for word in (c.header, *c.aliases)
+    }
+    return frozenset(c.field for c in sheet.columns if normalize_name(c.header) not in others)
+
+
+_OWN_FIELDS = {sheet.table: _own_fields(sheet) for sheet in SHEETS}
+
+
+def _qualifies(header: _Header, sheet: Sheet, by_name: bool) -> bool:
+    """A header matches a contract when it has the needed columns. Without the sheet's name to
+    go by, it must also have a column of that contract's own: 单位 and 党支部 alone could be
+    anything."""
     found = header.found()
-    return _needed(sheet) <= found and len(found) >= 2
+    return (
+        bool(found)
+        and _needed(sheet) <= found
+        and (by_name or bool(found & _OWN_FIELDS[sheet.table]))
+    )
 
 
 def _group_cells(rows: Sequence[list[Any]], merged: Sequence[_Range]) -> dict[tuple[int, int], Any]:
@@ -652,24 +673,39 @@ def _classify(
     lookups: Mapping[str, Mapping[str, Column]],
     named: Sheet | None,
 ) -> tuple[Sheet, _Header] | tuple[None, list[Sheet]] | None:
-    """Which contract a sheet's header matches, and the header; the sheet's name only breaks
-    a tie. Returns (None, tied sheets) when the header matches two contracts equally well, and
-    None when it matches none."""
+    """Which contract a sheet holds, and its header: the contract its name says when the header
+    fits it, else the one its header matches best. Returns (None, tied sheets) when a header
+    matches two contracts equally well, and None when it matches none."""
     groups = _group_cells(rows, merged)
+    if named is not None:
+        found = _first_match(rows, groups, lookups, [named], by_name=True)
+        if found is not None:
+            return found
+    others = [sheet for sheet in SHEETS if sheet is not named]
+    return _first_match(rows, groups, lookups, others, by_name=False)
+
+
+def _first_match(
+    rows: Sequence[list[Any]],
+    groups: Mapping[tuple[int, int], Any],
+    lookups: Mapping[str, Mapping[str, Column]],
+    sheets: Sequence[Sheet],
+    by_name: bool,
+) -> tuple[Sheet, _Header] | tuple[None, list[Sheet]] | None:
+    """The first row (within HEADER_SCAN_ROWS) that is a header of one of `sheets`."""
     for top in range(min(len(rows), HEADER_SCAN_ROWS)):
         matches: list[tuple[int, Sheet, _Header]] = []
-        for sheet in SHEETS:
+        for sheet in sheets:
             header = _header_at(rows, groups, top, lookups[sheet.table])
-            if _qualifies(header, sheet):
+            if _qualifies(header, sheet, by_name):
                 matches.append((len(header.found()), sheet, header))
         if not matches:
             continue
         best = max(score for score, _, _ in matches)
         tied = [(sheet, header) for score, sheet, header in matches if score == best]
-        chosen = next((t for t in tied if t[0] is named), tied[0] if len(tied) == 1 else None)
-        if chosen is None:
+        if len(tied) > 1:
             return None, [sheet for sheet, _ in tied]
-        return chosen
+        return tied[0]
     return None
 
 

@@ -319,6 +319,19 @@ def test_a_header_matching_two_contracts_is_an_error(tmp_path):
     assert read_workbooks([layout.write(tmp_path)]).errors == []
 
 
+def test_shared_columns_alone_match_no_contract(tmp_path):
+    """单位 and 党支部 are in several contracts: a log that lacks 活动类型 is not 支部信息."""
+    rows = [["日期", "单位", "党支部", "主题"], [dt.date(2021, 3, 5), "甲局", "一支部", "学习"]]
+    (error,) = read_workbooks(
+        [Layout("a.xlsx", "甲局", sheets={"活动台账": rows}).write(tmp_path)]
+    ).errors
+    assert "缺少必填列 「活动类型」" in error.message and error.sheet == "活动台账"
+    (error,) = read_workbooks(
+        [Layout("b.xlsx", "甲局", sheets={"2021年": rows}).write(tmp_path)]
+    ).errors
+    assert "没有可识别的工作表" in error.message
+
+
 def _sheet(name: str) -> Sheet:
     return next(s for s in SHEETS if s.name == name)
 
