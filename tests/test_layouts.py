@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook
@@ -368,8 +369,6 @@ def test_validate_and_ingest_take_params_and_p(tmp_path):
 
 
 def test_declared_founding_limits_the_periods_judged():
-    import pandas as pd
-
     frame = pd.DataFrame(
         {"date": pd.to_datetime([]), "branch": pd.Series([], dtype=str), "type": []}
     )
@@ -402,8 +401,6 @@ def test_dissolved_before_founded_is_an_error(tmp_path):
 
 
 def test_log_coverage_finds_late_starts_and_gaps():
-    import pandas as pd
-
     def coverage(days: list[str], gap: int = 3) -> dict:
         return log_coverage(pd.DataFrame({"date": pd.to_datetime(days)}), PERIOD, gap)
 
