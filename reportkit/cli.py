@@ -93,6 +93,24 @@ def _workbooks(paths: Sequence[Path], recursive: bool, echo_notes: bool = True) 
     return inputs
 
 
+_PARAMS = click.option(
+    "--params",
+    "params_path",
+    type=_PATHS,
+    default=None,
+    help="Params YAML merged over params/default.yaml.",
+)
+_OVERRIDES = click.option(
+    "-p",
+    "--param",
+    "overrides",
+    type=(str, str),
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Override a parameter; KEY may be dotted (norms.党课.min), VALUE is YAML.",
+)
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=_PATHS)
 @click.option("--json", "as_json", is_flag=True, help="Print problems as a JSON list.")
@@ -105,19 +123,35 @@ def _workbooks(paths: Sequence[Path], recursive: bool, echo_notes: bool = True) 
     metavar="OUT_FOLDER",
     help="Write <name>.校验.xlsx per workbook with problems: cells marked, a 校验结果 sheet.",
 )
+@_PARAMS
+@_OVERRIDES
 @_friendly
 def validate(
-    paths: tuple[Path, ...], as_json: bool, recursive: bool, annotate_dir: Path | None
+    paths: tuple[Path, ...],
+    as_json: bool,
+    recursive: bool,
+    annotate_dir: Path | None,
+    params_path: Path | None,
+    overrides: tuple[tuple[str, str], ...],
 ) -> None:
     """Check workbooks (files or folders); exit 0 when clean, 1 on errors.
 
     Each problem names the file, sheet, Excel row, column and value; the same problem in many
-    rows is one line. --json lists every cell.
+    rows is one line. `--json` lists every cell, each with a level: error, warning or note.
+    Params give extra activity types, file units and the period that log coverage is checked
+    against.
     """
-    from reportkit.ingest import read_workbooks
+    from reportkit.ingest import ingest_params, read_workbooks
+    from reportkit.params import load_params, period_of
+    from reportkit.stats import coverage_issues
 
+    params = load_params(params_path, overrides)
     inputs = _workbooks(paths, recursive, echo_notes=False)
-    result = read_workbooks(inputs.files)
+    result = read_workbooks(inputs.files, **ingest_params(params))
+    if not result.errors:
+        result.issues.extend(
+            coverage_issues(result.tables["activities"], period_of(params), params)
+        )
     issues = [*inputs.notes, *result.issues]
     if as_json:
         click.echo(ValidationFailed(issues).to_json())
@@ -147,12 +181,23 @@ def validate(
     help="Dataset folder to write (per-unit Arrow parts).",
 )
 @_RECURSIVE
+@_PARAMS
+@_OVERRIDES
 @_friendly
-def ingest(paths: tuple[Path, ...], out_dir: Path, recursive: bool) -> None:
+def ingest(
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    recursive: bool,
+    params_path: Path | None,
+    overrides: tuple[tuple[str, str], ...],
+) -> None:
     """Validate workbooks (files or folders) and write the dataset (per-unit Arrow parts)."""
     from reportkit.dataset import ingest_to_dataset
+    from reportkit.ingest import ingest_params
+    from reportkit.params import load_params
 
-    result = ingest_to_dataset(_workbooks(paths, recursive).files, out_dir)
+    params = load_params(params_path, overrides)
+    result = ingest_to_dataset(_workbooks(paths, recursive).files, out_dir, **ingest_params(params))
     _echo_issues(result.issues)
     click.echo(f"已写入数据集：{out_dir}（{result.summary()}）")
 
@@ -206,13 +251,6 @@ def _split_csv(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     return [item.strip() for item in value.replace("，", ",").split(",") if item.strip()]
 
 
-_PARAMS_FILE = click.option(
-    "--params",
-    "params_path",
-    type=_PATHS,
-    default=None,
-    help="Params YAML merged over params/default.yaml.",
-)
 _PERIOD_START = click.option(
     "--period-start", default=None, help="Report period start, YYYY-MM-DD."
 )
@@ -220,15 +258,6 @@ _PERIOD_END = click.option(
     "--period-end", default=None, help="Report period end, YYYY-MM-DD (inclusive)."
 )
 _PERIOD_LABEL = click.option("--period-label", default=None, help="Period label used in the title.")
-_OVERRIDES = click.option(
-    "-p",
-    "--param",
-    "overrides",
-    type=(str, str),
-    multiple=True,
-    metavar="KEY VALUE",
-    help="Override a parameter; KEY may be dotted (norms.党课.min), VALUE is YAML.",
-)
 
 
 def _all_overrides(
@@ -247,7 +276,7 @@ def _all_overrides(
 
 
 @main.command()
-@_PARAMS_FILE
+@_PARAMS
 @_PERIOD_START
 @_PERIOD_END
 @_PERIOD_LABEL
@@ -281,7 +310,7 @@ def params(
     help="Workbook to read; repeatable, or list workbooks as arguments. "
     "Default: the bundled demo workbook.",
 )
-@_PARAMS_FILE
+@_PARAMS
 @click.option(
     "--out",
     "out_dir",

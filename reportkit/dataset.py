@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 #: Bump when the dataset layout or parsing changes, so cached datasets are rebuilt.
-DATASET_FORMAT = 2
+DATASET_FORMAT = 3
 TABLES: tuple[str, ...] = tuple(s.table for s in SHEETS)
 META = "meta.json"
 PART_SUFFIX = ".arrow"
@@ -62,6 +62,7 @@ class UnitData:
     units: pd.DataFrame  # 0 or 1 row
     members: pd.DataFrame
     discipline: pd.DataFrame
+    branches: pd.DataFrame  # 支部信息: declared 成立日期/撤销日期
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,13 +95,16 @@ def extra_key(extra_types: Mapping[str, Iterable[str]] | None) -> dict[str, list
     return {str(k): [str(a) for a in (v or ())] for k, v in sorted((extra_types or {}).items())}
 
 
-def cache_key(sources: list[dict[str, Any]], extra: dict[str, list[str]]) -> dict[str, Any]:
+def cache_key(
+    sources: list[dict[str, Any]], extra: dict[str, list[str]], file_units: Mapping[str, str]
+) -> dict[str, Any]:
     """What must match for a stored dataset to stand for these workbooks."""
     return {
         "format": DATASET_FORMAT,
         "reportkit": __version__,
         "sources": [(s["path"], s["sha256"]) for s in sources],
         "extra_types": extra,
+        "file_units": dict(sorted(file_units.items())),
     }
 
 
@@ -115,12 +119,13 @@ def _cached(out_dir: Path, key: dict[str, Any]) -> IngestResult | None:
         "reportkit": meta.get("reportkit"),
         "sources": [(s.get("path"), s.get("sha256")) for s in meta.get("sources", [])],
         "extra_types": meta.get("extra_types"),
+        "file_units": meta.get("file_units"),
     }
     if json.dumps(stored, sort_keys=True) != json.dumps(key, sort_keys=True, default=list):
         return None
     if not all((out_dir / path).is_file() for path in _part_paths(meta)):
         return None
-    warnings = [Issue(**w, severity="warning") for w in meta.get("warnings", [])]
+    warnings = [Issue.from_json(w) for w in meta.get("warnings", [])]
     return IngestResult(
         load_tables(out_dir), warnings, list(meta.get("files", [])), list(meta.get("units", []))
     )
@@ -287,9 +292,10 @@ def parse_workbooks(
     extra: dict[str, list[str]],
     sources: list[dict[str, Any]] | None,
     cache: ParseCache | None = None,
+    file_units: Mapping[str, str] | None = None,
 ) -> tuple[IngestResult, dict[str, Any]]:
     """Read and validate the workbooks, and the meta.json that describes them."""
-    result = read_workbooks(paths, extra, cache)
+    result = read_workbooks(paths, extra, file_units, cache)
     if result.errors:
         raise ValidationFailed(result.issues)
     if sources is None:  # unreadable yet without errors cannot happen; be safe
@@ -300,10 +306,11 @@ def parse_workbooks(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "sources": sources,
         "extra_types": extra,
+        "file_units": dict(sorted((file_units or {}).items())),
         "files": result.files,
         "units": result.units,
         "tables": {t: len(result.tables[t]) for t in TABLES},
-        "warnings": [w.to_json() for w in result.warnings],
+        "warnings": [w.to_json() for w in result.issues if w.severity != "error"],
     }
     return result, meta
 
@@ -313,21 +320,23 @@ def ingest_to_dataset(
     out_dir: Path | str,
     extra_types: Mapping[str, Iterable[str]] | None = None,
     force: bool = False,
+    file_units: Mapping[str, str] | None = None,
 ) -> IngestResult:
     """Validate workbooks and write the dataset; raise ValidationFailed (writing nothing) on errors.
 
     When out_dir already holds a dataset built from files with the same content (sha256) and the
-    same extra activity types, the Excel parse is skipped and the stored result returned.
+    same extra activity types and file units, the Excel parse is skipped and the stored result
+    returned.
     """
     paths = [Path(p) for p in paths]
     out_dir = Path(out_dir)
     extra = extra_key(extra_types)
     sources = hash_sources(paths)
     if sources is not None and not force:
-        cached = _cached(out_dir, cache_key(sources, extra))
+        cached = _cached(out_dir, cache_key(sources, extra, file_units or {}))
         if cached is not None:
             return cached
-    result, meta = parse_workbooks(paths, extra, sources)
+    result, meta = parse_workbooks(paths, extra, sources, file_units=file_units)
     _write_dataset(out_dir, result, meta)
     return result
 

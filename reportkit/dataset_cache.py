@@ -139,30 +139,32 @@ def _hold(folder: Path) -> IO[bytes] | None:
 
 
 def _stored_warnings(folder: Path) -> list[Issue]:
-    return [Issue(**w, severity="warning") for w in read_meta(folder).get("warnings", [])]
+    return [Issue.from_json(w) for w in read_meta(folder).get("warnings", [])]
 
 
 def open_dataset(
     paths: Sequence[Path | str],
     cache_dir: Path | str,
     extra_types: Mapping[str, Iterable[str]] | None = None,
+    file_units: Mapping[str, str] | None = None,
 ) -> Dataset:
     """The dataset of these workbooks, held for this run; built (and validated) when new.
 
     Its folder, cache_dir/datasets/<sha256 of the inputs' names and content, the extra types,
-    the dataset format and the parser's code>, is written once and then only read. Raises
-    ValidationFailed, writing nothing, when the workbooks have errors.
+    the file units, the dataset format and the parser's code>, is written once and then only
+    read. Raises ValidationFailed, writing nothing, when the workbooks have errors.
     """
     paths = [Path(p) for p in paths]
     extra = extra_key(extra_types)
     sources = hash_sources(paths)
     if sources is None:  # a file cannot be read: the reader names it
-        raise ValidationFailed(read_workbooks(paths, extra).issues)
+        raise ValidationFailed(read_workbooks(paths, extra, file_units).issues)
     cache_dir = Path(cache_dir)
-    key = json.dumps({**cache_key(sources, extra), "parser": parser_code()}, sort_keys=True)
+    units = dict(file_units or {})
+    key = json.dumps({**cache_key(sources, extra, units), "parser": parser_code()}, sort_keys=True)
     final = cache_dir / "datasets" / hashlib.sha256(key.encode()).hexdigest()
     held = _hold(final)
-    job = _Job(paths, cache_dir, extra, sources, final)
+    job = _Job(paths, cache_dir, extra, units, sources, final)
     if held is None and sum(s["size"] for s in sources) > IN_CHILD_BYTES:
         _build_in_child(job)
         held = _hold(final)
@@ -178,6 +180,7 @@ class _Job:
     paths: list[Path]
     cache_dir: Path
     extra: dict[str, list[str]]
+    file_units: dict[str, str]
     sources: list[dict[str, Any]]
     final: Path
 
@@ -210,7 +213,7 @@ def _build(job: _Job) -> IO[bytes] | None:
     """Read, validate and write the dataset at job.final; return the shared lock held on it."""
     cache_dir, final = job.cache_dir, job.final
     parsed = _ParseStore(cache_dir, job.sources, job.extra)
-    result, meta = parse_workbooks(job.paths, job.extra, job.sources, parsed)
+    result, meta = parse_workbooks(job.paths, job.extra, job.sources, parsed, job.file_units)
     parsed.commit()
     meta["parsed"] = parsed.keys
     datasets = final.parent
@@ -301,7 +304,7 @@ class _ParseStore:
             os.utime(self.folder / key)
         except (OSError, ValueError, pa.ArrowException):
             return None  # e.g. removed by a clean-up meanwhile: read the workbook again
-        return FileParse(frames, [Issue(**i) for i in issues])
+        return FileParse(frames, [Issue.from_json(i) for i in issues])
 
     def store(self, path: Path, parse: FileParse) -> None:
         if str(path) in self._key:
@@ -316,7 +319,7 @@ class _ParseStore:
                 self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
                 tmp = self.folder / f".tmp-{uuid.uuid4().hex}"
                 tmp.mkdir()
-                issues = [{**i.to_json(), "severity": i.severity} for i in parse.issues]
+                issues = [i.to_json() for i in parse.issues]
                 (tmp / "issues.json").write_text(json.dumps(issues, ensure_ascii=False), "utf-8")
                 for table, frames in parse.frames.items():
                     if frames:

@@ -41,14 +41,20 @@ class Issue:
     column: str | None
     value: str | None
     message: str
-    severity: str = "error"  # or "warning", or "note" (something skipped, said once)
+    severity: str = "error"  # "warning", or "note" (something skipped, or how a unit was named)
     cell: str | None = field(default=None, compare=False)  # derived from row and column
 
     def to_json(self) -> dict:
         data = asdict(self)
-        data.pop("severity")
+        data["level"] = data.pop("severity")
         data.pop("cell")  # the JSON contract names the place by row and column header
         return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> Issue:
+        """An Issue back from `to_json` (e.g. stored with a dataset); no level means warning."""
+        fields = {k: v for k, v in data.items() if k not in ("level", "severity")}
+        return cls(**fields, severity=data.get("level") or data.get("severity") or "warning")
 
     def line(self, rows: str | None = None, detail: str = "") -> str:
         """The terminal line; `rows` ("6–9、12") and `detail` ("共 5 处") describe a group."""

@@ -29,8 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import python_calamine as calamine
 
-from reportkit.errors import Issue
-from reportkit.schema import ACTIVITIES, SHEETS, Column, Kind, Sheet
+from reportkit.errors import Issue, UsageError
+from reportkit.schema import ACTIVITIES, SHEETS, Column, Kind, Sheet, sheet_for
 from reportkit.text import normalize_name, normalize_value
 from reportkit.vocabulary import (
     DISCIPLINE as DISCIPLINE_VOCAB,
@@ -48,6 +48,7 @@ __all__ = [
     "FileParse",
     "IngestResult",
     "ParseCache",
+    "ingest_params",
     "read_workbooks",
     "table_columns",
 ]
@@ -57,6 +58,8 @@ WORKBOOK_SUFFIXES: tuple[str, ...] = (".xlsx", ".xlsm", ".xls", ".ods")
 PROVENANCE: tuple[str, ...] = ("_file", "_sheet", "_row")
 #: How far down a sheet the header row may be (title rows, notes, blank rows above it).
 HEADER_SCAN_ROWS = 30
+#: How many rows one header may span: a group row (参加人数 over 应到/实到) and one more.
+HEADER_MAX_ROWS = 3
 #: Columns dropped after validation: personal names never enter the dataset.
 PRIVATE_FIELDS: dict[str, tuple[str, ...]] = {"members": ("name",), "discipline": ("subject",)}
 #: Tables whose unknown columns are dropped rather than kept: they describe people, and an
@@ -157,6 +160,8 @@ class FileParse:
     #: empty frame; a table not in the file: none)
     frames: dict[str, list[pd.DataFrame]]
     issues: list[Issue]
+    #: a sheet without a 单位 column, named only in `finish`: such a parse is not cached
+    unnamed: bool = False
 
     @property
     def has_errors(self) -> bool:
@@ -584,44 +589,193 @@ def _xlsx_error_cells(path: Path, sheet_names: Sequence[str]) -> _ErrorCells:
 
 @dataclass
 class _Header:
-    row: int  # index into the raw rows (Excel row - 1)
+    row: int  # index into the raw rows (Excel row - 1) of the last header row; data follow it
     fields: dict[int, Column]  # column index -> contract column
     unknown: dict[int, str]  # column index -> header text, normalised (a dataset column name)
     texts: dict[int, str]  # column index -> header text as written (trimmed), for messages
+    top: int  # first header row: a header of two or three rows starts above `row`
+
+    def found(self) -> set[str]:
+        return {c.field for c in self.fields.values()}
 
 
 def _header_lookup(sheet: Sheet) -> dict[str, Column]:
     return {normalize_name(word): c for c in sheet.columns for word in (c.header, *c.aliases)}
 
 
-def _find_header(
-    rows: list[list[Any]], sheet: Sheet, lookup: Mapping[str, Column]
-) -> tuple[_Header | None, tuple[int, list[Column]] | None]:
-    """The first row holding every required column; else the best candidate and what it lacks."""
-    required = {c.field for c in sheet.required}
+def _needed(sheet: Sheet) -> set[str]:
+    """Required fields a header must show; 单位 may be left out where the unit is inferred."""
+    return {c.field for c in sheet.required if not (c.field == "unit" and sheet.unit_inferable)}
+
+
+def _own_fields(sheet: Sheet) -> frozenset[str]:
+    """Columns no other contract has (活动类型, 姓名, 成立日期 …), unlike 日期, 单位 or 党支部."""
+    others = {
+        normalize_name(word)
+        for other in SHEETS
+        if other is not sheet
+        for c in other.columns
+        for word in (c.header, *c.aliases)
+    }
+    return frozenset(c.field for c in sheet.columns if normalize_name(c.header) not in others)
+
+
+_OWN_FIELDS = {sheet.table: _own_fields(sheet) for sheet in SHEETS}
+
+
+def _qualifies(header: _Header, sheet: Sheet, by_name: bool) -> bool:
+    """A header matches a contract when it has the needed columns. Without the sheet's name to
+    go by, it must also have a column of that contract's own: 单位 and 党支部 alone could be
+    anything."""
+    found = header.found()
+    return (
+        bool(found)
+        and _needed(sheet) <= found
+        and (by_name or bool(found & _OWN_FIELDS[sheet.table]))
+    )
+
+
+def _group_cells(rows: Sequence[list[Any]], merged: Sequence[_Range]) -> dict[tuple[int, int], Any]:
+    """Cells inside merged ranges near the top, holding the range's value: a group cell such as
+    参加人数 merged over 应到 and 实到 names every column it spans."""
+    limit = HEADER_SCAN_ROWS + HEADER_MAX_ROWS
+    spread: dict[tuple[int, int], Any] = {}
+    for (top, left), (bottom, right) in merged:
+        if top >= limit or right <= left or top >= len(rows) or left >= len(rows[top]):
+            continue
+        value = rows[top][left]
+        for r in range(top, min(bottom, limit) + 1):
+            for c in range(left, right + 1):
+                if (r, c) != (top, left):
+                    spread[(r, c)] = value
+    return spread
+
+
+def _header_cells(
+    rows: Sequence[list[Any]], groups: Mapping[tuple[int, int], Any], r: int
+) -> dict[int, str]:
+    """Column index -> header text (trimmed) of row r, group cells included."""
+    row = rows[r] if r < len(rows) else []
+    width = max([len(row), *(c + 1 for (gr, c) in groups if gr == r)])
+    cells: dict[int, str] = {}
+    for col in range(width):
+        cell = groups.get((r, col), row[col] if col < len(row) else None)
+        text = _display(cell)
+        if text:
+            cells[col] = cell.strip() if isinstance(cell, str) else text
+    return cells
+
+
+def _assemble(
+    stack: Mapping[int, list[str]], row: int, top: int, lookup: Mapping[str, Column]
+) -> _Header:
+    """A header from each column's stacked texts (参加人数 over 应到), resolved by the whole
+    text first (党支部/名称 → 党支部名称), then by its lowest part (参加人数/应到 → 应到)."""
+    fields: dict[int, Column] = {}
+    unknown: dict[int, str] = {}
+    texts: dict[int, str] = {}
+    for col, parts in sorted(stack.items()):
+        texts[col] = "/".join(parts)
+        column = lookup.get(normalize_name("".join(parts))) or lookup.get(normalize_name(parts[-1]))
+        if column is None:
+            unknown[col] = normalize_value("/".join(_display(p) for p in parts))
+        else:
+            fields[col] = column
+    return _Header(row, fields, unknown, texts, top)
+
+
+def _header_at(
+    rows: Sequence[list[Any]],
+    groups: Mapping[tuple[int, int], Any],
+    top: int,
+    lookup: Mapping[str, Column],
+) -> _Header:
+    """The header that starts at row `top`, with up to two rows of sub-headers below it.
+
+    The first row must name a known column (日期 merged down over two rows, say). A row below
+    continues the header when it holds only text, none of it under a header cell that already
+    names a known column, and at least one of its cells then names one more known column. A
+    data row has a date or a type under known columns, so it never continues one.
+    """
+    stack = {col: [text] for col, text in _header_cells(rows, groups, top).items()}
+    header = _assemble(stack, top, top, lookup)
+    if not header.fields:  # a title row, or groups alone: the header starts lower down
+        return header
+    for below in range(top + 1, min(top + HEADER_MAX_ROWS, len(rows))):
+        cells = _header_cells(rows, groups, below)
+        own = {c for c in cells if (below, c) not in groups}  # typed in this row, not merged
+        if not own or any(not isinstance(rows[below][c], str) for c in own):
+            break
+        if own & set(header.fields):
+            break
+        grown = {c: list(p) for c, p in stack.items()}
+        for col, text in cells.items():
+            parts = grown.setdefault(col, [])
+            if not parts or parts[-1] != text:
+                parts.append(text)
+        candidate = _assemble(grown, below, top, lookup)
+        if not candidate.found() - header.found():
+            break
+        stack, header = grown, candidate
+    return header
+
+
+def _classify(
+    rows: Sequence[list[Any]],
+    merged: Sequence[_Range],
+    lookups: Mapping[str, Mapping[str, Column]],
+    named: Sheet | None,
+) -> tuple[Sheet, _Header] | tuple[None, list[Sheet]] | None:
+    """Which contract a sheet holds, and its header: the contract its name says when the header
+    fits it, else the one its header matches best. Returns (None, tied sheets) when a header
+    matches two contracts equally well, and None when it matches none."""
+    groups = _group_cells(rows, merged)
+    if named is not None:
+        found = _first_match(rows, groups, lookups, [named], by_name=True)
+        if found is not None:
+            return found
+    others = [sheet for sheet in SHEETS if sheet is not named]
+    return _first_match(rows, groups, lookups, others, by_name=False)
+
+
+def _first_match(
+    rows: Sequence[list[Any]],
+    groups: Mapping[tuple[int, int], Any],
+    lookups: Mapping[str, Mapping[str, Column]],
+    sheets: Sequence[Sheet],
+    by_name: bool,
+) -> tuple[Sheet, _Header] | tuple[None, list[Sheet]] | None:
+    """The first row (within HEADER_SCAN_ROWS) that is a header of one of `sheets`."""
+    for top in range(min(len(rows), HEADER_SCAN_ROWS)):
+        matches: list[tuple[int, Sheet, _Header]] = []
+        for sheet in sheets:
+            header = _header_at(rows, groups, top, lookups[sheet.table])
+            if _qualifies(header, sheet, by_name):
+                matches.append((len(header.found()), sheet, header))
+        if not matches:
+            continue
+        best = max(score for score, _, _ in matches)
+        tied = [(sheet, header) for score, sheet, header in matches if score == best]
+        if len(tied) > 1:
+            return None, [sheet for sheet, _ in tied]
+        return tied[0]
+    return None
+
+
+def _missing_columns(
+    rows: Sequence[list[Any]], sheet: Sheet, lookup: Mapping[str, Column]
+) -> tuple[int, list[Column]] | None:
+    """For a sheet named as a contract whose header was not found: the row most like its header
+    and the needed columns it lacks; None when no row holds any of them."""
+    needed = _needed(sheet)
     best: tuple[int, int, int, list[Column]] | None = None  # (score, known, row, missing)
-    for index, row in enumerate(rows[:HEADER_SCAN_ROWS]):
-        fields: dict[int, Column] = {}
-        unknown: dict[int, str] = {}
-        texts: dict[int, str] = {}
-        for col, cell in enumerate(row):
-            text = _display(cell)
-            if not text:
-                continue
-            texts[col] = cell.strip() if isinstance(cell, str) else text
-            column = lookup.get(normalize_name(text))
-            if column is None:
-                unknown[col] = text
-            else:
-                fields[col] = column
-        found = {c.field for c in fields.values()}
-        if required <= found:
-            return _Header(index, fields, unknown, texts), None
-        score = len(required & found)
+    for index in range(min(len(rows), HEADER_SCAN_ROWS)):
+        found = _header_at(rows, {}, index, lookup).found()
+        score = len(needed & found)
         if score and (best is None or (score, len(found)) > (best[0], best[1])):
-            missing = [c for c in sheet.required if c.field not in found]
+            missing = [c for c in sheet.required if c.field in needed - found]
             best = (score, len(found), index, missing)
-    return None, (best[2], best[3]) if best else None
+    return (best[2], best[3]) if best else None
 
 
 @dataclass
@@ -630,10 +784,24 @@ class _SheetResult:
     issues: list[tuple[int, int, Issue]]  # (row, column index) sort key and the issue
 
 
+@dataclass
+class _Unnamed:
+    """A sheet with no 单位 column, whose unit is named in `finish` (see `_name_units`)."""
+
+    frame: pd.DataFrame
+    file: str
+    sheet: str
+    titles: list[tuple[int, str]]  # (Excel row, text) of the title rows above the header
+
+
 class _Reader:
     """Reads files one by one and gathers tables and issues; `finish` cross-checks them."""
 
-    def __init__(self, extra_types: Mapping[str, Iterable[str]] | None) -> None:
+    def __init__(
+        self,
+        extra_types: Mapping[str, Iterable[str]] | None,
+        file_units: Mapping[str, str] | None = None,
+    ) -> None:
         # Kind.TEXT needs no parser: a text value is its display text (see _parse_column).
         self.parsers: dict[Kind, Callable[[Any], _Parsed]] = {
             Kind.DATE: _parse_date,
@@ -655,6 +823,9 @@ class _Reader:
         self.issues: list[Issue] = []
         self.files: list[str] = []
         self.units_sheet_seen = False
+        self.file_units = dict(file_units or {})
+        self.listed: dict[str, list[str]] = {}  # file -> units its 单位信息 sheets list
+        self.unnamed: list[_Unnamed] = []
         self.pool = ThreadPoolExecutor(max_workers=1)
 
     # -- files ---------------------------------------------------------------------------------
@@ -663,10 +834,12 @@ class _Reader:
         """Read one file, and return what it added."""
         frames_before = {t: len(f) for t, f in self.frames.items()}
         issues_before = len(self.issues)
+        unnamed_before = len(self.unnamed)
         self.read_file(path)
         return FileParse(
             {t: f[frames_before[t] :] for t, f in self.frames.items()},
             self.issues[issues_before:],
+            unnamed=len(self.unnamed) > unnamed_before,
         )
 
     def add(self, path: Path, parse: FileParse) -> None:
@@ -693,50 +866,16 @@ class _Reader:
     def _read_book(
         self, path: Path, label: str, book: calamine.CalamineWorkbook, is_ooxml: bool
     ) -> None:
-        known: list[tuple[str, Sheet]] = []
-        for name in book.sheet_names:
-            sheet = next((s for s in SHEETS if s.matches(name)), None)
-            if sheet is None:
-                continue
-            known.append((name, sheet))
-        if not known:
-            expected = "、".join(f"「{s.name}」" for s in SHEETS)
-            found = "、".join(f"「{n}」" for n in book.sheet_names) or "无"
-            self.issues.append(
-                Issue(
-                    label,
-                    None,
-                    None,
-                    None,
-                    None,
-                    f"没有可识别的工作表：应至少包含 {expected} 之一（现有工作表：{found}）",
-                )
-            )
-            return
-        tables_seen: dict[str, str] = {}
-        for name in book.sheet_names:
-            if not any(name == k for k, _ in known):
-                self.issues.append(
-                    Issue(label, name, None, None, None, "不是台账工作表，已忽略", "warning")
-                )
+        """Read every sheet whose header matches a contract, whatever the sheet is called."""
+
+        def problem(sheet: str | None, message: str, severity: str = "error") -> None:
+            self.issues.append(Issue(label, sheet, None, None, None, message, severity))
+
         errors: Future | None = None
         if is_ooxml:
-            errors = self.pool.submit(_xlsx_error_cells, path, [n for n, _ in known])
-        grids: list[tuple[str, Sheet, list[list[Any]], list[_Range]]] = []
-        for name, sheet in known:
-            if sheet.table in tables_seen:
-                self.issues.append(
-                    Issue(
-                        label,
-                        name,
-                        None,
-                        None,
-                        None,
-                        f"与工作表「{tables_seen[sheet.table]}」都是{sheet.name}，两张表都会读取",
-                        "warning",
-                    )
-                )
-            tables_seen.setdefault(sheet.table, name)
+            errors = self.pool.submit(_xlsx_error_cells, path, list(book.sheet_names))
+        grids: list[tuple[str, list[list[Any]], list[_Range]]] = []
+        for name in book.sheet_names:
             try:
                 data = book.get_sheet_by_name(name)
                 rows = data.to_python(skip_empty_area=False)
@@ -744,19 +883,93 @@ class _Reader:
             except BaseException as exc:  # calamine errors and pyo3 panics on a corrupt part
                 if isinstance(exc, KeyboardInterrupt | SystemExit):
                     raise
-                self.issues.append(
-                    Issue(label, name, None, None, None, "无法读取该工作表：文件可能已损坏")
+                problem(name, "无法读取该工作表：文件可能已损坏")
+                continue
+            grids.append((name, rows, merged))
+        error_cells = errors.result() if errors is not None else {}
+        recognised = 0
+        ignored: list[str] = []
+        for name, rows, merged in grids:
+            named = sheet_for(name)
+            cells = error_cells.get(name, [])
+            if not cells and not any(_display(cell) for row in rows for cell in row):
+                if named is not None:
+                    recognised += 1
+                    problem(name, "工作表是空的，已跳过", "warning")
+                continue
+            found = _classify(rows, merged, self.lookups, named)
+            if found is None and named is None:
+                ignored.append(name)
+                continue
+            recognised += 1
+            if found is None:
+                self._header_problem(label, name, named, rows)
+                continue
+            sheet, header = found
+            if sheet is None:
+                both = "、".join(f"「{s.name}」" for s in header)
+                problem(
+                    name,
+                    f"表头同时符合{both}，无法判断是哪种表：请按模板修改列名，"
+                    "或把工作表命名为其中之一",
                 )
                 continue
-            grids.append((name, sheet, rows, merged))
-        error_cells = errors.result() if errors is not None else {}
-        for name, sheet, rows, merged in grids:
-            outcome = self._read_sheet(label, name, sheet, rows, error_cells.get(name, []), merged)
+            outcome = self._read_sheet(label, name, sheet, header, rows, cells, merged)
             self.issues.extend(i for _, _, i in sorted(outcome.issues, key=lambda t: t[:2]))
-            if outcome.frame is not None:
-                self.frames[sheet.table].append(outcome.frame)
-                if sheet.table == "units":
-                    self.units_sheet_seen = True
+            if outcome.frame is None:
+                continue
+            self.frames[sheet.table].append(outcome.frame)
+            if sheet.table == "units":
+                self.units_sheet_seen = True
+                self.listed.setdefault(label, []).extend(outcome.frame["unit"].dropna())
+            elif "unit" not in header.found():
+                titles = [
+                    (r + 1, " ".join(_display(c) for c in rows[r] if _display(c)))
+                    for r in range(header.top)
+                ]
+                self.unnamed.append(
+                    _Unnamed(outcome.frame, label, name, [t for t in titles if t[1]])
+                )
+        found_names = "、".join(f"「{n}」" for n in book.sheet_names) or "无"
+        if not recognised:
+            expected = "、".join(f"「{s.name}」" for s in SHEETS)
+            problem(
+                None,
+                f"没有可识别的工作表：没有一张表的表头符合 {expected} 之一"
+                f"（现有工作表：{found_names}）",
+            )
+        elif ignored:
+            names = "、".join(f"「{n}」" for n in ignored)
+            problem(None, f"工作表 {names} 的表头不像任何一种台账表，已忽略", "warning")
+
+    def _header_problem(self, label: str, name: str, sheet: Sheet, rows: list[list[Any]]) -> None:
+        """A sheet named as a contract whose header is not there: say what is missing."""
+        names = "、".join(f"「{c.header}」" for c in sheet.required if c.field in _needed(sheet))
+        candidate = _missing_columns(rows, sheet, self.lookups[sheet.table])
+        if candidate is None:
+            self.issues.append(
+                Issue(
+                    label,
+                    name,
+                    None,
+                    None,
+                    None,
+                    f"前 {HEADER_SCAN_ROWS} 行中找不到表头行：表头应包含必填列 {names}",
+                )
+            )
+            return
+        row, missing = candidate
+        lacking = "、".join(f"「{c.header}」" for c in missing)
+        self.issues.append(
+            Issue(
+                label,
+                name,
+                row + 1,
+                None,
+                None,
+                f"表头缺少必填列 {lacking}（第 {row + 1} 行最像表头；必填列为 {names}）",
+            )
+        )
 
     # -- one sheet -----------------------------------------------------------------------------
 
@@ -765,6 +978,7 @@ class _Reader:
         label: str,
         name: str,
         sheet: Sheet,
+        header: _Header,
         rows: list[list[Any]],
         error_cells: list[tuple[int, int, str]],
         merged: Sequence[_Range] = (),
@@ -785,33 +999,6 @@ class _Reader:
                 label, name, excel_row, _clip(column), _clip(value), message, severity, cell
             )
             issues.append((excel_row or 0, col, found))
-
-        if not error_cells and not any(_display(cell) for row in rows for cell in row):
-            issue(None, 0, None, None, "工作表是空的，已跳过", "warning")
-            return _SheetResult(None, issues)
-
-        header, candidate = _find_header(rows, sheet, self.lookups[sheet.table])
-        if header is None:
-            names = "、".join(f"「{c.header}」" for c in sheet.required)
-            if candidate is None:
-                issue(
-                    None,
-                    0,
-                    None,
-                    None,
-                    f"前 {HEADER_SCAN_ROWS} 行中找不到表头行：表头应包含必填列 {names}",
-                )
-            else:
-                row, missing = candidate
-                lacking = "、".join(f"「{c.header}」" for c in missing)
-                issue(
-                    row,
-                    0,
-                    None,
-                    None,
-                    f"表头缺少必填列 {lacking}（第 {row + 1} 行最像表头；必填列为 {names}）",
-                )
-            return _SheetResult(None, issues)
 
         # Header: duplicates, unknown columns.
         by_field: dict[str, int] = {}
@@ -1051,6 +1238,7 @@ class _Reader:
 
     def finish(self) -> IngestResult:
         self.pool.shutdown(wait=False)
+        self._name_units()
         tables: dict[str, pd.DataFrame] = {}
         for sheet in SHEETS:
             parts = [f for f in self.frames[sheet.table] if len(f)]
@@ -1063,6 +1251,7 @@ class _Reader:
             extra = {c: "str" for c in frame.columns if c not in dtypes}  # unknown columns
             tables[sheet.table] = frame.astype({**dtypes, **extra})
         self._check_units(tables)
+        self._check_lifetimes(tables["branches"])
         self._check_duplicate_activities(tables["activities"])
         units = _units_in_order(tables)
         if self.units_sheet_seen:
@@ -1083,6 +1272,67 @@ class _Reader:
                 )
         _protect_privacy(tables)
         return IngestResult(tables, self.issues, self.files, units)
+
+    def _name_units(self) -> None:
+        """Fill in the unit of each sheet that has no 单位 column, and say which rule named it.
+
+        Rules, first that applies: params `files: {<file>: {unit: …}}`; the workbook's 单位信息
+        sheet when it lists exactly one unit; a unit named in the title rows (the text before
+        党建/台账/活动, or a known unit the title contains); the file name. When 单位信息 and
+        the title disagree, that is an error: either could be the mistake.
+        """
+        known = {
+            str(u)
+            for table in ("units", "activities")
+            for frame in self.frames[table]
+            for u in frame["unit"].dropna().unique()
+        }
+        said: set[tuple[str, str, str]] = set()
+        for item in self.unnamed:
+            path = Path(item.file)
+            explicit = self.file_units.get(path.name) or self.file_units.get(item.file)
+            listed = list(dict.fromkeys(self.listed.get(item.file, [])))
+            from_list = listed[0] if len(listed) == 1 else None
+            from_title = next(
+                ((row, text, u) for row, text in item.titles if (u := _unit_in_text(text, known))),
+                None,
+            )
+            if explicit:
+                unit, rule = str(explicit), "参数 files 中为该文件指定的单位"
+            elif from_list:
+                unit, rule = from_list, "本工作簿「单位信息」表中的唯一单位"
+                if from_title and normalize_name(from_title[2]) != normalize_name(from_list):
+                    row, text, other = from_title
+                    self.issues.append(
+                        Issue(
+                            item.file,
+                            item.sheet,
+                            row,
+                            None,
+                            _clip(text),
+                            f"标题行中的单位「{other}」与本工作簿「单位信息」表中的单位"
+                            f"「{from_list}」不一致：请改正其一，或在参数 files 中指定该文件的单位",
+                        )
+                    )
+            elif from_title:
+                unit, rule = from_title[2], f"第 {from_title[0]} 行标题「{_clip(from_title[1])}」"
+            else:
+                unit = _unit_in_text(path.stem, known) or normalize_value(path.stem)
+                rule = "文件名"
+            item.frame["unit"] = pd.Series([unit] * len(item.frame), dtype="str")
+            if (item.file, unit, rule) not in said:
+                said.add((item.file, unit, rule))
+                self.issues.append(
+                    Issue(
+                        item.file,
+                        item.sheet,
+                        None,
+                        None,
+                        None,
+                        f"没有「单位」列，按{rule}确定单位为「{unit}」",
+                        "note",
+                    )
+                )
 
     def _check_units(self, tables: dict[str, pd.DataFrame]) -> None:
         frame = tables["units"]
@@ -1111,6 +1361,21 @@ class _Reader:
                 )
         frame = frame.drop_duplicates(subset=["unit"], keep="first")
         tables["units"] = frame.reset_index(drop=True)
+
+    def _check_lifetimes(self, frame: pd.DataFrame) -> None:
+        """A branch cannot be dissolved on or before the day it was founded."""
+        wrong = (frame["dissolved"] <= frame["founded"]).fillna(False).to_numpy(bool)
+        for _, row in frame[wrong].iterrows():
+            self.issues.append(
+                Issue(
+                    row["_file"],
+                    row["_sheet"],
+                    int(row["_row"]),
+                    "撤销日期",
+                    row["dissolved"].date().isoformat(),
+                    f"撤销日期不晚于成立日期（{row['founded'].date().isoformat()}）",
+                )
+            )
 
     def _check_duplicate_activities(self, frame: pd.DataFrame) -> None:
         """Warn about rows that repeat another row exactly; rows with errors are left out."""
@@ -1229,17 +1494,56 @@ def _protect_privacy(tables: dict[str, pd.DataFrame]) -> None:
         tables[table] = tables[table].drop(columns=list(fields))
 
 
+_TITLE_UNIT = re.compile(r"^(.*?)(?:党建|台账|活动)")
+_TITLE_YEARS = re.compile(
+    r"(?:19|20)\d{2}\s*(?:年度?)?(?:\s*[-—–~～至到]\s*(?:19|20)\d{2}\s*(?:年度?)?)?"
+)
+_TITLE_TRIM = " \t:：·-—–_（）()【】[]《》"
+
+
+def _unit_in_text(text: str, known: Collection[str]) -> str | None:
+    """The unit a title or file name names: the longest known unit it contains, else the text
+    before 党建/台账/活动 without years (XX税务局2019年党建活动台账 → XX税务局)."""
+    key = normalize_name(text)
+    hits = [u for u in known if normalize_name(u) and normalize_name(u) in key]
+    if hits:
+        return max(hits, key=len)
+    match = _TITLE_UNIT.match(normalize_value(text))
+    if match is None:
+        return None
+    return _TITLE_YEARS.sub("", match.group(1)).strip(_TITLE_TRIM) or None
+
+
+def ingest_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """What reading needs from params, as keyword arguments of read_workbooks:
+    `vocabulary.extra_types`, and each file's unit from `files: {<file>: {unit: …}}`."""
+    extra = (params.get("vocabulary") or {}).get("extra_types") or {}
+    files = params.get("files") or {}
+    if not isinstance(files, Mapping):
+        raise UsageError("参数 files 应为「文件名: {unit: 单位}」的映射")
+    units: dict[str, str] = {}
+    for name, spec in files.items():
+        unit = spec.get("unit") if isinstance(spec, Mapping) else None
+        if not isinstance(unit, str) or not unit.strip():
+            raise UsageError(f"参数 files.{name} 应写成 {{unit: 单位名称}}")
+        units[str(name)] = normalize_value(unit)
+    return {"extra_types": extra, "file_units": units}
+
+
 def read_workbooks(
     paths: Sequence[Path | str],
     extra_types: Mapping[str, Iterable[str]] | None = None,
+    file_units: Mapping[str, str] | None = None,
     cache: ParseCache | None = None,
 ) -> IngestResult:
     """Read and validate workbooks; problems come back as Issues, never as exceptions.
 
+    `file_units` names the unit of a workbook that has no 单位 column, by file name or path.
     With a cache, a workbook read before (as the cache tells by its content) is not read again,
-    and a workbook read now without errors is kept there.
+    and a workbook read now without errors is kept there, unless a sheet of it names its unit
+    only through the other workbooks (title or file name rules, see `_name_units`).
     """
-    reader = _Reader(extra_types)
+    reader = _Reader(extra_types, file_units)
     try:
         for path in map(Path, paths):
             stored = cache.load(path) if cache is not None else None
@@ -1247,7 +1551,7 @@ def read_workbooks(
                 reader.add(path, stored)
                 continue
             parse = reader.read_file_parse(path)
-            if cache is not None and not parse.has_errors:
+            if cache is not None and not parse.has_errors and not parse.unnamed:
                 cache.store(path, parse)
         return reader.finish()
     finally:

@@ -1,9 +1,9 @@
 """Norm checks: calendar windows, branch compliance with the 组织生活 rules, and staffing.
 
 The rules say "一般", so a shortfall is reported as 未达到一般要求 and never as a violation. A rule
-is judged only over whole calendar months, quarters or years that lie inside both the report
-period and the rule's time in force: a partial month at either end says nothing about whether a
-branch met a monthly rule, so it is not judged at all.
+is judged only over whole calendar months, quarters or years that lie inside the report period,
+the rule's time in force and the branch's declared life (支部信息 成立日期/撤销日期): a partial
+month at either end says nothing about whether a branch met a monthly rule, so it is not judged.
 """
 
 from __future__ import annotations
@@ -197,18 +197,46 @@ def branches_with_groups(activities: pd.DataFrame, members: pd.DataFrame | None)
     return found
 
 
+Lifetime = tuple[dt.date | None, dt.date | None]  # (成立日期, 撤销日期); None = not declared
+
+
+def life_window(lifetime: Lifetime | None) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last day a branch existed: it exists from its founding day and no longer
+    on the day it is dissolved."""
+    founded, dissolved = lifetime or (None, None)
+    return founded, (dissolved - dt.timedelta(days=1)) if dissolved else None
+
+
+def judged_from(lifetime: Lifetime, period: PeriodLike) -> dict[str, str | None]:
+    """The first month, quarter and year judged for a branch with a declared life."""
+    lo, hi = life_window(lifetime)
+    return {
+        per: next(iter(judged_periods(period.start, period.end, per, lo, hi)), None) for per in PERS
+    }
+
+
+def _later(a: dt.date | None, b: dt.date | None) -> dt.date | None:
+    return max(a, b) if a and b else a or b
+
+
+def _earlier(a: dt.date | None, b: dt.date | None) -> dt.date | None:
+    return min(a, b) if a and b else a or b
+
+
 def check_compliance(
     activities: pd.DataFrame,
     branches: Iterable[str],
     period: PeriodLike,
     norms_params: Mapping[str, Mapping[str, Any]],
     members: pd.DataFrame | None = None,
+    lifetimes: Mapping[str, Lifetime] | None = None,
 ) -> list[dict[str, Any]]:
     """One entry per (branch, rule) for rules with a numeric `min`, branch-major order.
 
     Branch-scope rules are judged for every branch given, so a branch with no activity at all
-    shows up short on every rule that applies to it. Unit-scope rules count the unit's rows of
-    the type whatever their branch, and appear once with branch UNIT_LEVEL.
+    shows up short on every rule that applies to it, over the branch's declared life only.
+    Unit-scope rules count the unit's rows of the type whatever their branch, and appear once
+    with branch UNIT_LEVEL.
     """
     branches = [b for b in dict.fromkeys(str(b) for b in branches) if b]
     rules = [
@@ -261,6 +289,13 @@ def check_compliance(
                 skip = "未设党小组（名册无党小组长，台账无党小组会记录）"
             if skip:
                 entry |= _judge([], {}, minimum, per, skip)
+            elif (lifetimes or {}).get(branch):
+                lo, hi = life_window(lifetimes[branch])
+                lived = judged_periods(
+                    period.start, period.end, per, _later(since, lo), _earlier(until, hi)
+                )
+                reason = no_window or f"支部存续期内无{_PER_WHOLE[per]}"
+                entry |= _judge(lived, tallies.get(branch, {}), minimum, per, reason)
             else:
                 entry |= _judge(keys, tallies.get(branch, {}), minimum, per, no_window)
             entries.append(entry)

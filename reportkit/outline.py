@@ -18,6 +18,7 @@ import jinja2
 
 from reportkit.claims import whole_percent
 from reportkit.document import Block, bundle
+from reportkit.norms import period_label_zh
 
 #: Parts of a unit report, in order; the notebook shows one per cell.
 PARTS: tuple[str, ...] = ("title", "part1", "part2", "part3", "signature", "appendix")
@@ -127,7 +128,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(cn_date=cn_date, percent=percent, join_cn=join_cn)
+    env.filters.update(cn_date=cn_date, percent=percent, join_cn=join_cn, period_zh=period_label_zh)
     return env
 
 

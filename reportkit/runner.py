@@ -178,6 +178,7 @@ def run(options: RunOptions) -> RunResult:
     from reportkit.dataset_cache import open_dataset
     from reportkit.fonts import resolve_fonts
     from reportkit.formats import format_names
+    from reportkit.ingest import ingest_params
 
     formats = tuple(dict.fromkeys(options.formats))
     unknown = [f for f in formats if f not in format_names()]
@@ -189,7 +190,6 @@ def run(options: RunOptions) -> RunResult:
     params = load_params(options.params_path, options.overrides)
     period = period_of(params)
     data = list(options.data) or [DEMO_WORKBOOK]
-    extra_types = (params.get("vocabulary") or {}).get("extra_types") or {}
     if "pdf" in formats or "docx" in formats:
         fonts = {role: font.to_json() for role, font in resolve_fonts(params.get("fonts")).items()}
     else:
@@ -197,7 +197,7 @@ def run(options: RunOptions) -> RunResult:
 
     # Validation comes first: a run with bad data writes nothing into OUT. The dataset is held
     # (no clean-up removes it) until the run's last kernel is done.
-    dataset = open_dataset(data, options.cache_dir, extra_types=extra_types)
+    dataset = open_dataset(data, options.cache_dir, **ingest_params(params))
     dataset_dir, issues = dataset.dir, dataset.issues
     all_units = list_units(dataset_dir)
     check_unit_names(params, all_units, params.origin)

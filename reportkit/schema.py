@@ -47,6 +47,12 @@ class Sheet:
     def required(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if c.required)
 
+    @property
+    def unit_inferable(self) -> bool:
+        """Whether the 单位 column may be left out: the workbook is then one unit's own, and the
+        reader names the unit (from 单位信息, the title rows or the file name)."""
+        return self.table != "units"
+
     def column_for(self, header: str) -> Column | None:
         return next((c for c in self.columns if c.matches(header)), None)
 
@@ -59,13 +65,25 @@ ACTIVITIES = Sheet(
     "活动台账",
     "activities",
     (
-        Column("日期", "date", Kind.DATE, True, ("活动日期", "时间", "日期时间")),
+        Column(
+            "日期",
+            "date",
+            Kind.DATE,
+            True,
+            ("活动日期", "时间", "日期时间", "活动时间", "开展时间"),
+        ),
         Column("单位", "unit", Kind.TEXT, True, ("单位名称", "所属单位")),
-        Column("党支部", "branch", Kind.TEXT, False, ("支部", "所在支部", "支部名称")),
+        Column(
+            "党支部",
+            "branch",
+            Kind.TEXT,
+            False,
+            ("支部", "所在支部", "支部名称", "党支部名称", "所在党组织"),
+        ),
         Column("活动类型", "type", Kind.ACTIVITY_TYPE, True, ("类型", "活动类别")),
-        Column("主题", "topic", Kind.TEXT, False, ("活动主题", "内容", "学习内容")),
-        Column("应到人数", "expected", Kind.COUNT, False, ("应到",)),
-        Column("实到人数", "present", Kind.COUNT, False, ("实到",)),
+        Column("主题", "topic", Kind.TEXT, False, ("活动主题", "内容", "学习内容", "主要内容")),
+        Column("应到人数", "expected", Kind.COUNT, False, ("应到", "应参加人数")),
+        Column("实到人数", "present", Kind.COUNT, False, ("实到", "参会人数", "出席人数")),
         Column("时长", "hours", Kind.NUMBER, False, ("时长（小时）", "学时")),
         Column("主持人", "presenter", Kind.TEXT, False, ("主讲人", "授课人")),
         Column("备注", "note", Kind.TEXT, False, ()),
@@ -113,7 +131,19 @@ DISCIPLINE = Sheet(
     ("奖惩",),
 )
 
-SHEETS: tuple[Sheet, ...] = (ACTIVITIES, UNITS, MEMBERS, DISCIPLINE)
+BRANCHES = Sheet(
+    "支部信息",
+    "branches",
+    (
+        Column("单位", "unit", Kind.TEXT, True, ("单位名称", "所属单位")),
+        Column("党支部", "branch", Kind.TEXT, True, ("支部", "支部名称", "党支部名称")),
+        Column("成立日期", "founded", Kind.DATE, False, ("成立时间",)),
+        Column("撤销日期", "dissolved", Kind.DATE, False, ("撤销时间",)),
+    ),
+    ("支部",),
+)
+
+SHEETS: tuple[Sheet, ...] = (ACTIVITIES, UNITS, MEMBERS, DISCIPLINE, BRANCHES)
 
 
 def sheet_for(sheet_name: str) -> Sheet | None:

@@ -26,13 +26,17 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from reportkit.errors import Issue
 from reportkit.norms import (
     SHORT,
     UNIT_LEVEL,
+    Lifetime,
     branch_names,
     check_compliance,
     check_staffing,
     full_member_counts,
+    judged_from,
+    life_window,
 )
 from reportkit.vocabulary import ACTIVITY_TYPES, DISCIPLINE_FORMS, REWARD_CATEGORIES
 
@@ -45,10 +49,13 @@ __all__ = [
     "branch_sort_key",
     "compliance_summary",
     "compute_stats",
+    "coverage_issues",
     "discipline_stats",
     "display_name",
     "imbalance",
     "in_period",
+    "lifetimes",
+    "log_coverage",
     "research",
     "sessions",
 ]
@@ -71,6 +78,7 @@ class UnitDataLike(Protocol):
     units: pd.DataFrame
     members: pd.DataFrame
     discipline: pd.DataFrame
+    branches: pd.DataFrame
 
 
 # --------------------------------------------------------------------------- helpers
@@ -268,18 +276,30 @@ def attendance(
 
 
 def branch_list(
-    activities: pd.DataFrame, members: pd.DataFrame, period: PeriodLike
+    activities: pd.DataFrame,
+    members: pd.DataFrame,
+    period: PeriodLike,
+    lives: Mapping[str, Lifetime] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every branch on the roster or in the period's log, with roster and activity counts.
+    """Every branch on the roster, in the period's log or declared in 支部信息 as existing in
+    the period, with roster and activity counts and its declared life.
 
     A branch seen only outside the period (dissolved or renamed) is left out, so it is not judged
     short on every norm. `members`/`full_members` are None when the roster has no row for the
     branch (unknown, not 0); `full_members` is None too when its 党员类别 is blank throughout.
+    `lifetime` is None unless 支部信息 declares a 成立日期 or 撤销日期.
     """
+    lives = lives or {}
     act_branch = branch_names(activities)[in_period(activities, period)]
     roster_branch = branch_names(members)
+    declared = {
+        b
+        for b, life in lives.items()
+        if (life_window(life)[0] or period.start) <= period.end
+        and (life_window(life)[1] or period.end) >= period.start
+    }
     names = sorted(
-        {b for b in act_branch.unique() if b} | {b for b in roster_branch.unique() if b},
+        {b for b in act_branch.unique() if b} | {b for b in roster_branch.unique() if b} | declared,
         key=branch_sort_key,
     )
     roster_sizes = roster_branch.value_counts().to_dict()
@@ -291,9 +311,124 @@ def branch_list(
             "members": int(roster_sizes[name]) if name in roster_sizes else None,
             "full_members": full.get(name),
             "activities": int(active.get(name, 0)),
+            "lifetime": {
+                "founded": lives[name][0],
+                "dissolved": lives[name][1],
+                "judged_from": judged_from(lives[name], period),
+            }
+            if name in lives
+            else None,
         }
         for name in names
     ]
+
+
+def lifetimes(branches: pd.DataFrame) -> dict[str, Lifetime]:
+    """Branch -> (成立日期, 撤销日期) from 支部信息; branches declaring neither are left out."""
+    lives: dict[str, Lifetime] = {}
+    if len(branches) == 0:
+        return lives
+    names = branch_names(branches)
+    for name, rows in branches.groupby(names, sort=False):
+        founded = pd.to_datetime(rows["founded"]).dropna()
+        dissolved = pd.to_datetime(rows["dissolved"]).dropna()
+        life = (
+            founded.iloc[0].date() if len(founded) else None,
+            dissolved.iloc[0].date() if len(dissolved) else None,
+        )
+        if name and any(life):
+            lives[str(name)] = life
+    return lives
+
+
+def _months(start: dt.date, end: dt.date) -> list[str]:
+    """Calendar months from the one holding `start` to the one holding `end`, as 2019-03."""
+    first, last = start.year * 12 + start.month - 1, end.year * 12 + end.month - 1
+    return [f"{m // 12}-{m % 12 + 1:02d}" for m in range(first, last + 1)]
+
+
+def log_coverage(
+    activities: pd.DataFrame, period: PeriodLike, max_gap_months: int = 3
+) -> dict[str, Any]:
+    """Which part of the period the log covers: its first and last dated row in the period, and
+    every run of more than `max_gap_months` calendar months with no row at all.
+
+    A long run at the start is a late start, at the end an early end, anywhere else a gap. Such
+    a log is `partial`: the report says which span its figures rest on, and shows them all.
+    """
+    inside = activities[in_period(activities, period)] if len(activities) else activities
+    days = pd.to_datetime(inside["date"]).dropna() if len(inside) else pd.Series(dtype=object)
+    months = _months(period.start, period.end)
+    active = set(days.dt.strftime("%Y-%m")) if len(days) else set()
+    runs: list[list[str]] = []  # consecutive months without a row
+    for i, month in enumerate(months):
+        if month in active:
+            continue
+        if i and months[i - 1] not in active:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    long = [r for r in runs if len(r) > max_gap_months]
+    late = bool(long) and long[0][0] == months[0]
+    early = bool(long) and long[-1][-1] == months[-1] and bool(active)
+    gaps = [
+        {"first": r[0], "last": r[-1], "months": len(r)}
+        for r in long
+        if not (late and r is long[0]) and not (early and r is long[-1])
+    ]
+    return {
+        "first_date": _iso(days.min()) if len(days) else None,
+        "last_date": _iso(days.max()) if len(days) else None,
+        "max_gap_months": max_gap_months,
+        "late_start": late,
+        "early_end": early,
+        "gaps": gaps,
+        "partial": bool(long),
+    }
+
+
+def _max_gap(params: Mapping[str, Any]) -> int:
+    return int(((params.get("coverage") or {}).get("max_gap_months")) or 3)
+
+
+def coverage_issues(
+    activities: pd.DataFrame, period: PeriodLike, params: Mapping[str, Any]
+) -> list[Issue]:
+    """One warning per unit whose log covers only part of the period (see log_coverage)."""
+    issues: list[Issue] = []
+    if len(activities) == 0:
+        return issues
+    dated = activities[activities["date"].notna() & activities["unit"].notna()]
+    for unit, rows in dated.groupby("unit", sort=False):
+        found = log_coverage(rows, period, _max_gap(params))
+        if not found["partial"]:
+            continue
+        parts = []
+        if found["first_date"] is None:
+            parts.append("报告期内没有活动记录")
+        else:
+            parts.append(f"记录从 {found['first_date']} 到 {found['last_date']}")
+            if found["late_start"]:
+                parts.append(f"晚于报告期开始日 {period.start.isoformat()}")
+            if found["early_end"]:
+                parts.append(f"早于报告期结束日 {period.end.isoformat()}")
+            parts += [
+                f"{g['first']} 至 {g['last']} 共 {g['months']} 个月无记录" for g in found["gaps"]
+            ]
+        first = rows.iloc[0]
+        issues.append(
+            Issue(
+                str(first["_file"]),
+                str(first["_sheet"]),
+                None,
+                None,
+                None,
+                f"单位「{unit}」的台账只覆盖报告期的一部分：{'，'.join(parts)}。"
+                "统计照常进行，报告中会说明台账覆盖的时间段",
+                "warning",
+            )
+        )
+    return issues
 
 
 def imbalance(per_branch: Mapping[str, int], bottom_ratio: float = 0.5) -> dict[str, Any]:
@@ -416,6 +551,7 @@ def compute_stats(
     units = _frame(data, "units", unit, ("org_name", "staff_total", "party_workers"))
     members = _frame(data, "members", unit, ("branch", "category", "party_post"))
     discipline = _frame(data, "discipline", unit, ("date", "branch", "category"))
+    lives = lifetimes(_frame(data, "branches", unit, ("branch", "founded", "dissolved")))
     activities = activities[activities["date"].notna()]
 
     types = activity_types(params)
@@ -426,7 +562,7 @@ def compute_stats(
     if len(units) and pd.notna(units["org_name"].iloc[0]):
         org_name = str(units["org_name"].iloc[0]).strip() or None
 
-    branches = branch_list(activities, members, period)
+    branches = branch_list(activities, members, period, lives)
     names = [b["name"] for b in branches]
 
     years = pd.to_datetime(inside["date"]).dt.year.astype("Int64").astype(str)
@@ -444,7 +580,7 @@ def compute_stats(
     for name in names:
         counts_by_branch[name] = _type_counts(inside.loc[branch == name, "type"], types)
 
-    entries = check_compliance(activities, names, period, params.get("norms") or {}, members)
+    entries = check_compliance(activities, names, period, params.get("norms") or {}, members, lives)
     short = {e["branch"] for e in entries if e["status"] == SHORT and e["scope"] == "branch"}
     bottom_ratio = float(((params.get("imbalance") or {}).get("bottom_ratio")) or 0.5)
 
@@ -464,6 +600,7 @@ def compute_stats(
             "first_date": _iso(activities["date"].min()) if len(activities) else None,
             "last_date": _iso(activities["date"].max()) if len(activities) else None,
         },
+        "coverage": log_coverage(activities, period, _max_gap(params)),
         "total_activities": len(inside),
         "counts": _type_counts(inside["type"], types),
         "counts_by_year": counts_by_year,

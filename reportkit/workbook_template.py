@@ -98,6 +98,10 @@ _COLUMN_NOTES: dict[tuple[str, str], str] = {
     ("奖惩记录", "category"): "表彰、奖励，或第一种形态至第四种形态",
     ("奖惩记录", "subject"): "对象（个人或集体；报告只统计次数，不显示姓名）",
     ("奖惩记录", "reason"): "事由",
+    ("支部信息", "unit"): "单位全称",
+    ("支部信息", "branch"): "党支部名称，与「活动台账」中的写法一致",
+    ("支部信息", "founded"): "支部成立日期；报告期中途成立的支部，只核对成立后的完整月、季、年",
+    ("支部信息", "dissolved"): "支部撤销日期；未撤销的留空",
 }
 
 _SHEET_NOTES: dict[str, str] = {
@@ -105,6 +109,7 @@ _SHEET_NOTES: dict[str, str] = {
     "单位信息": "每个单位一行，用于报告标题和专职党务工作人员配备情况。",
     "党员名册": "每名党员一行，用于统计正式党员人数（支委会要求）、党小组和专职党务人员。",
     "奖惩记录": "每条表彰、奖励或“四种形态”处理一行。",
+    "支部信息": "可选。每个党支部一行；填写成立或撤销日期后，只在支部存续期内核对组织生活制度。",
 }
 
 _DATE_FORMS = (
@@ -168,7 +173,7 @@ def write_template(path: Path, force: bool = False) -> Path:
 
 
 def build_template() -> Workbook:
-    """The template workbook in memory: 说明, the four contract sheets, and a hidden 词表."""
+    """The template workbook in memory: 说明, every contract sheet, and a hidden 词表."""
     wb = Workbook()
     _fill_instructions(wb.active)
     ranges = _vocabulary_ranges()
@@ -267,7 +272,7 @@ def _fill_instructions(ws: Worksheet) -> None:
     """The 说明 sheet, generated from the schema and vocabulary so it cannot drift from them."""
     ws.title = INSTRUCTIONS_SHEET
     ws.column_dimensions["A"].width = 20
-    ws.column_dimensions["B"].width = 8
+    ws.column_dimensions["B"].width = 14
     ws.column_dimensions["C"].width = 36
     ws.column_dimensions["D"].width = 70
     wrap = Alignment(wrap_text=True, vertical="top")
@@ -285,11 +290,20 @@ def _fill_instructions(ws: Worksheet) -> None:
     line("党建工作台账填写说明", bold=True, size=16)
     line("本工作簿由 reportkit 生成，用于记录党建活动并自动生成党建工作情况报告。")
     line(
-        "请在「活动台账」「单位信息」「党员名册」「奖惩记录」中填写；一个文件可以只含其中几张表，"
+        "请在「活动台账」「单位信息」「党员名册」「奖惩记录」「支部信息」中填写；一个文件可以只含其中几张表，"
         "可以填写一个或多个单位，多个文件可以一起校验。"
     )
-    line("表头请勿改名（可使用“也可写作”中的写法）；红色列名为必填列。")
+    line("表头请勿改名（可使用“也可写作”中的写法）；红色列名为必填列，其余为选填列，可以删去。")
     line("表头上方可以有标题行或空行；完全空白的行会被跳过；不认识的列会保留并给出提示，不算错误。")
+    line(
+        "工作表按表头识别，不按名称：可以每年一张表（如「2019年」「2020年」，每张表上方可有标题行），"
+        "各表的行会合并统计。"
+    )
+    line(
+        "每个单位也可以单独一个工作簿，此时可不设「单位」列：单位取自本工作簿「单位信息」表中的唯一单位，"
+        "其次取标题行中的单位名称（如“某某局党建活动台账”），再次取文件名；校验时会说明按哪一条确定。"
+    )
+    line("表头可以占两到三行，例如「参加人数」合并在「应到」「实到」之上。")
     line("全角字母数字、全角空格和首尾空格会自动规范，无需手工处理。")
     row += 1
 
@@ -301,7 +315,7 @@ def _fill_instructions(ws: Worksheet) -> None:
         for column in sheet.columns:
             line(
                 column.header,
-                "是" if column.required else "",
+                _required_word(sheet, column),
                 "、".join(column.aliases),
                 _COLUMN_NOTES.get((sheet.name, column.field), ""),
             )
@@ -334,6 +348,14 @@ def _fill_instructions(ws: Worksheet) -> None:
     line(
         "「党员名册」「奖惩记录」中的姓名属于个人信息：报告只统计人数和次数，不显示任何姓名。"
         "请按本单位保密规定妥善保管本工作簿。"
+    )
+
+
+def _required_word(sheet: Sheet, column: Column) -> str:
+    if not column.required:
+        return "选填"
+    return (
+        "是（单位自己的工作簿可省略）" if column.field == "unit" and sheet.unit_inferable else "是"
     )
 
 

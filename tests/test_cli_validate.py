@@ -16,7 +16,9 @@ from reportkit.cli import main
 
 BIN = Path(sys.executable).parent
 HEADER = ["日期", "单位", "活动类型", "应到人数", "实到人数"]
-JSON_KEYS = {"file", "sheet", "row", "column", "value", "message"}
+JSON_KEYS = {"file", "sheet", "row", "column", "value", "message", "level"}
+#: The one month the small test logs cover, so log coverage has nothing to warn about.
+MARCH_2019 = ("-p", "period.start", "2019-03-01", "-p", "period.end", "2019-03-31")
 
 
 @pytest.fixture
@@ -60,7 +62,7 @@ def invoke(*args: str):
 
 
 def test_clean_workbook_exits_0_with_a_summary(clean):
-    result = invoke("validate", str(clean))
+    result = invoke("validate", str(clean), *MARCH_2019)
     assert result.exit_code == 0, result.output
     assert "活动台账 1 行" in result.stdout and "共 1 个单位" in result.stdout
     assert result.stderr == ""
@@ -95,10 +97,21 @@ def test_json_lists_every_issue(bad, clean):
         "column": "日期",
         "value": "2019-02-30",
         "message": "日期不存在（请检查月份和日）",
+        "level": "error",
     }
     assert by_column["活动类型"]["value"] == "主题党曰"
-    clean_result = invoke("validate", "--json", str(clean))
+    clean_result = invoke("validate", "--json", str(clean), *MARCH_2019)
     assert clean_result.exit_code == 0 and json.loads(clean_result.stdout) == []
+
+
+def test_json_levels_tell_errors_warnings_and_notes(bad, clean):
+    """A one-row log over the default period starts late: a warning, not an error (exit 0)."""
+    issues = json.loads(invoke("validate", "--json", str(bad)).stdout)
+    assert {i["level"] for i in issues} == {"error"}
+    result = invoke("validate", "--json", str(clean))
+    assert result.exit_code == 0
+    (warning,) = json.loads(result.stdout)
+    assert warning["level"] == "warning" and "只覆盖报告期的一部分" in warning["message"]
 
 
 def test_broken_files_give_messages_not_tracebacks(broken):

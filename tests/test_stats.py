@@ -189,9 +189,15 @@ def test_attendance(stats: dict) -> None:
 def test_branches_union_of_log_and_roster(stats: dict) -> None:
     # 旧支部 appears only in 2016, before the period: not listed, not judged.
     assert stats["branches"] == [
-        {"name": "一支部", "members": 8, "full_members": 7, "activities": 5},
-        {"name": "二支部", "members": None, "full_members": None, "activities": 1},
-        {"name": "三支部", "members": 3, "full_members": 3, "activities": 0},
+        {"name": "一支部", "members": 8, "full_members": 7, "activities": 5, "lifetime": None},
+        {
+            "name": "二支部",
+            "members": None,
+            "full_members": None,
+            "activities": 1,
+            "lifetime": None,
+        },
+        {"name": "三支部", "members": 3, "full_members": 3, "activities": 0, "lifetime": None},
     ]
 
 
