@@ -243,7 +243,21 @@ def _split_csv(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     default="local",
     show_default=True,
     help="Where units run: an executor registered under reportkit.executors (local: worker "
-    "processes on this machine).",
+    "processes on this machine; dask: a dask.distributed cluster, needs reportkit[dask]).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="The dask scheduler to run on (--executor dask); default: a local cluster of --jobs "
+    "worker processes.",
+)
+@click.option(
+    "--scheduler-timeout",
+    type=click.FloatRange(0.1),
+    default=10,
+    show_default=True,
+    help="Seconds to wait for the dask scheduler before giving up.",
 )
 @click.option(
     "--prune",
@@ -269,6 +283,8 @@ def run(
     timeout: float,
     notebook: Path | None,
     executor: str,
+    scheduler: str | None,
+    scheduler_timeout: float,
     prune: bool,
 ) -> None:
     """Validate the logs in PATHS, then render one report per unit, an index and a summary.
@@ -295,6 +311,8 @@ def run(
         timeout=timeout,
         progress=sys.stderr.isatty(),
         executor=executor,
+        scheduler=scheduler,
+        scheduler_timeout=scheduler_timeout,
         prune=prune,
         overrides=[*overrides, *((k, v) for k, v in period if v is not None)],
     )

@@ -51,6 +51,7 @@ __all__ = [
     "load_unit",
     "open_dataset",
     "read_meta",
+    "unit_dataset_files",
     "unit_fingerprint",
 ]
 
@@ -439,16 +440,19 @@ def read_meta(dataset_dir: Path | str) -> dict[str, Any]:
         raise ReportkitError(f"数据集「{dataset_dir}」的 meta.json 无法读取：{exc}") from None
 
 
-def _read_table(dataset_dir: Path, table: str, unit: str | None = None) -> pd.DataFrame:
+def _read_arrow(dataset_dir: Path, table: str, unit: str | None = None) -> pa.Table:
     path = dataset_dir / f"{table}.parquet"
     try:
         filters = [("unit", "==", unit)] if unit is not None else None
-        frame = pq.read_table(path, filters=filters).to_pandas()
+        return pq.read_table(path, filters=filters)
     except (OSError, pa.ArrowException) as exc:
         raise ReportkitError(
             f"数据集文件「{path}」无法读取（{exc}）：请重新运行 reportkit ingest"
         ) from None
-    return frame.reset_index(drop=True)
+
+
+def _read_table(dataset_dir: Path, table: str, unit: str | None = None) -> pd.DataFrame:
+    return _read_arrow(dataset_dir, table, unit).to_pandas().reset_index(drop=True)
 
 
 def load_tables(dataset_dir: Path | str) -> dict[str, pd.DataFrame]:
@@ -468,6 +472,24 @@ def load_unit(dataset_dir: Path | str, unit: str) -> UnitData:
         raise UsageError(f"数据集中没有单位「{unit}」")
     tables = {t: _read_table(dataset_dir, t, unit) for t in TABLES}
     return UnitData(unit=unit, **tables)
+
+
+def unit_dataset_files(dataset_dir: Path | str, unit: str) -> dict[str, bytes]:
+    """A dataset of one unit's rows only (its row groups of every table), as file bytes.
+
+    For workers that cannot read this machine's cache: written into a folder, it loads with
+    load_unit exactly as the full dataset does, and holds nothing of any other unit.
+    """
+    dataset_dir = Path(dataset_dir)
+    meta = read_meta(dataset_dir)
+    files = {}
+    for table in TABLES:
+        sink = pa.BufferOutputStream()
+        pq.write_table(_read_arrow(dataset_dir, table, unit), sink, compression="zstd")
+        files[f"{table}.parquet"] = sink.getvalue().to_pybytes()
+    own = {"format": meta.get("format"), "reportkit": meta.get("reportkit"), "units": [unit]}
+    files[META] = json.dumps(own, ensure_ascii=False).encode("utf-8")
+    return files
 
 
 def _digest(unit: str, frames: Mapping[str, pd.DataFrame]) -> str:
