@@ -3,6 +3,8 @@
 For each scenario it writes a demo workbook with `reportkit demo`, then measures:
   - reportkit full build (html,pdf, --jobs 2), a re-run with nothing changed, and a re-run
     after editing one unit's rows (which must re-execute exactly that unit);
+  - for S, the dask executor on a LocalCluster of 2 worker processes against `local --jobs 2`
+    (both with the dataset already cached): what going distributed costs on one machine;
   - the naive baseline: per unit, the `papermill` CLI on benchmarks/naive_unit.ipynb (reads the
     workbook with pandas + openpyxl and filters its unit), then `jupyter nbconvert` to HTML and
     to PDF. For large scenarios it runs a sample of units and extrapolates (said in the output).
@@ -36,6 +38,8 @@ WORK = HERE / "work"
 RESULTS = HERE / "results"
 SCENARIOS = {"S": (10, 20_000), "M": (30, 100_000), "L": (100, 200_000)}
 NAIVE_SAMPLE = {"S": 5, "M": 4, "L": 4}  # units the naive loop runs before extrapolating
+DASK_SCENARIOS = ("S",)  # where the dask executor's overhead is measured
+DASK_TARGET = 1.15  # dask on a 2-worker LocalCluster: at most 15% slower than local --jobs 2
 
 
 def children_cpu() -> float:
@@ -112,6 +116,20 @@ def reportkit_runs(folder: Path, workbook: Path) -> dict[str, object]:
     return {"full": full, "unchanged": unchanged, "one_unit_edited": one_edit}
 
 
+def dask_overhead(folder: Path, workbook: Path) -> dict[str, object]:
+    """The same full build on `local --jobs 2` and on a LocalCluster of 2 dask workers."""
+    runs = {}
+    for executor in ("local", "dask"):
+        out = folder / f"out-{executor}"
+        shutil.rmtree(out, ignore_errors=True)
+        command = [str(BIN / "reportkit"), "run", str(workbook), "--out", str(out)]
+        command += ["--formats", "html,pdf", "--jobs", "2", "--executor", executor]
+        runs[executor] = measure(command, folder)
+        runs[executor]["statuses"] = statuses(out)
+    ratio = runs["dask"]["wall_s"] / runs["local"]["wall_s"]
+    return {**runs, "ratio": round(ratio, 2), "within_target": ratio <= DASK_TARGET}
+
+
 def naive_loop(folder: Path, workbook: Path, units: list[str], sample: int) -> dict[str, object]:
     """The hand-written loop, on `sample` units; per-unit times scale it to all units."""
     naive = folder / "naive"
@@ -183,6 +201,7 @@ def scenario(name: str, sample: int | None) -> dict[str, object]:
 
     names = read_workbooks([workbook]).units
     fast = reportkit_runs(folder, workbook)
+    dask = dask_overhead(folder, workbook) if name in DASK_SCENARIOS else None
     shutil.copy(workbook, folder / "naive.xlsx")
     baseline = naive_loop(folder, folder / "naive.xlsx", names, sample or NAIVE_SAMPLE[name])
     return {
@@ -197,6 +216,7 @@ def scenario(name: str, sample: int | None) -> dict[str, object]:
         "reportkit_seconds_per_unit": round(fast["full"]["wall_s"] / units, 2),
         "naive": baseline,
         "speedup": round(baseline["wall_s"] / fast["full"]["wall_s"], 1),
+        "dask": dask,
     }
 
 
@@ -217,6 +237,21 @@ def table(results: list[dict]) -> str:
             f"| {fast['full']['peak_rss_mb']} MB "
             f"| {naive['wall_s']} s{est} | {r['speedup']}× |"
         )
+    return "\n".join(lines)
+
+
+def dask_table(results: list[dict]) -> str:
+    lines = [
+        "| scenario | local --jobs 2 | dask, LocalCluster of 2 workers | dask / local |",
+        "|---|---|---|---|",
+    ]
+    for r in results:
+        if d := r.get("dask"):
+            verdict = "within" if d["within_target"] else "over"
+            lines.append(
+                f"| {r['scenario']} | {d['local']['wall_s']} s | {d['dask']['wall_s']} s "
+                f"| {d['ratio']} ({verdict} the {DASK_TARGET} target) |"
+            )
     return "\n".join(lines)
 
 
@@ -241,6 +276,9 @@ def main() -> None:
         print(table([result]), flush=True)
     print()
     print(table(results))
+    if any(r.get("dask") for r in results):
+        print()
+        print(dask_table(results))
 
 
 if __name__ == "__main__":

@@ -112,14 +112,15 @@ def docx_parts(data: bytes) -> dict[str, bytes]:
         return {n: archive.read(n) for n in archive.namelist() if n != DATED_DOCX_PART}
 
 
-def test_dask_and_local_write_the_same_bytes(scheduler: str, two_units: Path, tmp_path: Path):
-    formats = ("--formats", "html,pdf,docx")
-    reportkit("run", str(two_units), "--out", "local", "--jobs", "2", *formats, cwd=tmp_path)
+def test_dask_and_local_write_the_same_bytes(
+    scheduler: str, demo_workbook: Path, full_run: Path, tmp_path: Path
+):
+    """full_run is the same workbook and formats on the local executor."""
     reportkit(
-        "run", str(two_units), "--out", "dask", "--executor", "dask", "--scheduler", scheduler,
-        *formats, cwd=tmp_path,
+        "run", str(demo_workbook), "--out", "dask", "--executor", "dask", "--scheduler", scheduler,
+        "--formats", "html,pdf,docx", cwd=tmp_path,
     )  # fmt: skip
-    local, dask = tmp_path / "local", tmp_path / "dask"
+    local, dask = full_run, tmp_path / "dask"
     made = sorted(
         p.relative_to(local)
         for p in local.rglob("*")
