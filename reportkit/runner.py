@@ -19,7 +19,7 @@ import logging
 import os
 import signal
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,7 +221,7 @@ def run(options: RunOptions) -> RunResult:
     # cannot be reached leaves nothing written.
     with (
         dataset,
-        _closing(executor(settings)) as started,
+        closing(executor(settings)) as started,
         out_lock(out),
         _terminate_as_interrupt(),
     ):
@@ -236,14 +236,6 @@ def run(options: RunOptions) -> RunResult:
         finally:
             log.removeHandler(handler)
             handler.close()
-
-
-@contextmanager
-def _closing(executor: Executor) -> Iterator[Executor]:
-    try:
-        yield executor
-    finally:
-        executor.close()
 
 
 @dataclass

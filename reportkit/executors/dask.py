@@ -226,12 +226,15 @@ def _check_workers(client: Client, address: str, timeout: float) -> None:
     except TimeoutError:
         raise UsageError(f"dask 调度器 {address} 上没有可用的工作节点（worker）。") from None
     ours = environment()
-    for worker, theirs in client.run(environment).items():
-        differ = [
-            f"{k}：本机 {v}，该节点 {theirs.get(k, '未知')}"
-            for k, v in ours.items()
-            if theirs.get(k) != v
-        ]
+    for worker, theirs in client.run(environment, on_error="return").items():
+        if isinstance(theirs, BaseException):  # e.g. reportkit is not installed there
+            differ = [f"无法读取其版本：{type(theirs).__name__}: {theirs}"]
+        else:
+            differ = [
+                f"{key}：本机 {value}，该节点 {theirs.get(key, '未知')}"
+                for key, value in ours.items()
+                if theirs.get(key) != value
+            ]
         if differ:
             raise UsageError(
                 f"拒绝工作节点 {worker}：其 reportkit 代码或依赖版本与本机不同"

@@ -201,3 +201,38 @@ def test_an_unreachable_scheduler_is_named_and_nothing_is_written(two_units: Pat
     assert "无法连接 dask 调度器" in proc.stderr and address in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_worker_with_other_package_versions_is_refused(
+    scheduler: str, two_units: Path, tmp_path: Path
+):
+    """Runs last: it adds a third worker, whose pandas reports another version."""
+    preload = tmp_path / "other_pandas.py"
+    preload.write_text(
+        "import reportkit.executors.dask as executor\n"
+        "if not hasattr(executor, 'real_environment'):  # preloads may run twice\n"
+        "    executor.real_environment = executor.environment\n"
+        "    executor.environment = lambda: {**executor.real_environment(), 'pandas': '0.0'}\n",
+        encoding="utf-8",
+    )
+    other_workers = worker_pids(scheduler)
+    worker = subprocess.Popen(
+        [str(BIN / "dask"), "worker", scheduler, "--host", "127.0.0.1", "--nthreads", "1"]
+        + ["--no-nanny", "--no-dashboard", "--preload", str(preload)]
+        + ["--local-directory", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: len(worker_pids(scheduler)) == 3, timeout=60)
+        (address,) = set(worker_pids(scheduler)) - set(other_workers)
+        proc = reportkit(
+            "run", str(two_units), "--out", "out", "--executor", "dask", "--scheduler", scheduler,
+            cwd=tmp_path, check=False,
+        )  # fmt: skip
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert proc.returncode == 2
+    assert f"拒绝工作节点 {address}" in proc.stderr and "pandas" in proc.stderr
+    assert not (tmp_path / "out").exists()
