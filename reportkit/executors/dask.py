@@ -17,18 +17,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
 import platform
 import tempfile
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import CancelledError, Future, InvalidStateError, as_completed
+from concurrent.futures import Future, InvalidStateError, as_completed
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import dask
 import distributed
 import psutil
 from distributed import Client, Event, LocalCluster, WorkerPlugin
@@ -104,18 +104,18 @@ class FontPlugin(WorkerPlugin):
         self.name = "reportkit-fonts-" + _sha256("".join(sorted(self.files)).encode())[:16]
 
     def setup(self, worker: Any) -> None:
-        import os
-
         from matplotlib import font_manager
 
         folder = Path(worker.local_directory) / "reportkit-fonts"
         folder.mkdir(parents=True, exist_ok=True)
         for path, (digest, data) in self.files.items():
+            if _sha256(data) != digest:
+                raise RuntimeError(f"字体文件 {Path(path).name} 传到工作节点后校验失败")
             copy = folder / f"{digest[:16]}-{Path(path).name}"
             if not copy.is_file() or _sha256(copy.read_bytes()) != digest:
-                copy.write_bytes(data)
-            if _sha256(copy.read_bytes()) != digest:
-                raise RuntimeError(f"字体文件 {Path(path).name} 在工作节点上校验失败")
+                partial = copy.with_name(f".{copy.name}.tmp")
+                partial.write_bytes(data)
+                partial.replace(copy)
             font_manager.fontManager.addfont(str(copy))
             _shipped_fonts[path] = str(copy)
         config = folder / "fonts.conf"
@@ -138,7 +138,8 @@ def _local_fonts(fonts: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _kill_kernels() -> None:
-    """Kill the kernels this worker process started (one task runs per worker thread)."""
+    """Kill the kernels this worker process started: with one thread per worker (as the README
+    starts them), that is this task's kernel."""
     for child in psutil.Process().children(recursive=True):
         try:
             if any("ipykernel" in part for part in child.cmdline()):
@@ -210,12 +211,12 @@ def _connect(settings: ExecutorSettings) -> tuple[Client, LocalCluster | None]:
             f"无法连接 dask 调度器 {settings.scheduler}（等待 {settings.scheduler_timeout:g} 秒）："
             f"{exc}。请确认调度器已启动、地址正确，且本机能访问该地址。"
         ) from None
-    client.run_on_scheduler(_allow_failures, ALLOWED_FAILURES)
     return client, None
 
 
 def _allow_failures(count: int, dask_scheduler: Any = None) -> None:
-    """On the scheduler: how often a task may lose its worker before it fails."""
+    """On the scheduler: its `distributed.scheduler.allowed-failures`, how often a task may
+    lose its worker before it fails."""
     dask_scheduler.allowed_failures = count
 
 
@@ -246,9 +247,10 @@ class DaskExecutor:
     """Units as tasks on a dask.distributed cluster; results come back as concurrent futures."""
 
     def __init__(self, settings: ExecutorSettings) -> None:
-        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
-            self._client, self._cluster = _connect(settings)
+        self._client, self._cluster = _connect(settings)
+        self._closed = False
         try:
+            self._client.run_on_scheduler(_allow_failures, ALLOWED_FAILURES)
             address = settings.scheduler or self._client.scheduler.address
             _check_workers(self._client, address, settings.scheduler_timeout)
             self._client.forward_logging(WORKER_LOG, level=logging.INFO)
@@ -258,7 +260,6 @@ class DaskExecutor:
         self._cancel = Event(f"reportkit-cancel-{uuid.uuid4().hex}", client=self._client)
         self._fonts: set[str] = set()
         self._tasks: dict[distributed.Future, Future[JobOutput]] = {}
-        self._closed = False
 
     def submit(self, job: UnitJob) -> Future[JobOutput]:
         from reportkit.dataset import unit_dataset_files
@@ -287,12 +288,11 @@ class DaskExecutor:
         self._cancel.set()
         self._client.cancel(list(self._tasks), force=True)
         for result in self._tasks.values():
-            if not result.cancel() and not result.done():
-                _settle_once(result, exception=CancelledError())
+            result.cancel()
         self._tasks.clear()
 
     def close(self) -> None:
-        if getattr(self, "_closed", False):
+        if self._closed:
             return
         self._closed = True
         self._client.close()
@@ -320,8 +320,8 @@ class DaskExecutor:
         """Pass a task's outcome to its concurrent future (called on the client's thread)."""
         if task.status == "finished":
             _settle_once(result, value=task.result())
-        elif task.status == "cancelled":
-            result.cancel()
+        elif task.status == "cancelled":  # by the scheduler, e.g. when it lost this client
+            _settle_once(result, exception=WorkerLost("调度器取消了该单位的任务"))
         else:
             exc = task.exception()
             if isinstance(exc, KilledWorker):

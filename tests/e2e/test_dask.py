@@ -49,8 +49,7 @@ def scheduler(tmp_path_factory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("cluster")
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
-    common = {"cwd": folder, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    common = {"cwd": folder, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     processes = [
         subprocess.Popen(
             [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port)]
@@ -107,6 +106,17 @@ def kernels_of(pids: Iterable[int]) -> list[psutil.Process]:
     return found
 
 
+def start_dask_run(folder: Path, workbook: Path, notebook: Path, scheduler: str):
+    return subprocess.Popen(
+        [str(BIN / "reportkit"), "run", str(workbook), "--out", "out", "--notebook", str(notebook)]
+        + ["--executor", "dask", "--scheduler", scheduler],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def docx_parts(data: bytes) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return {n: archive.read(n) for n in archive.namelist() if n != DATED_DOCX_PART}
@@ -145,18 +155,11 @@ def test_dask_and_local_write_the_same_bytes(
 def test_a_worker_killed_mid_unit_costs_one_retry(scheduler: str, two_units: Path, tmp_path: Path):
     slow = notebook_with(tmp_path, "import time\ntime.sleep(6)")
     pids = worker_pids(scheduler)
-    proc = subprocess.Popen(
-        [str(BIN / "reportkit"), "run", str(two_units), "--out", "out", "--notebook", str(slow)]
-        + ["--executor", "dask", "--scheduler", scheduler],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_dask_run(tmp_path, two_units, slow, scheduler)
     wait_for(lambda: kernels_of(pids.values()), timeout=120)
     victim = next(pid for pid in pids.values() if kernels_of([pid]))
     os.kill(victim, signal.SIGKILL)  # the worker itself; its nanny starts a new one
-    stdout, stderr = proc.communicate(timeout=240)
+    _, stderr = proc.communicate(timeout=240)
     assert proc.returncode in (0, 1), stderr
     assert "Traceback" not in stderr
     out = tmp_path / "out"
@@ -174,14 +177,7 @@ def test_a_worker_killed_mid_unit_costs_one_retry(scheduler: str, two_units: Pat
 def test_ctrl_c_kills_the_kernels_on_the_workers(scheduler: str, two_units: Path, tmp_path: Path):
     hang = notebook_with(tmp_path, "import time\ntime.sleep(600)")
     pids = worker_pids(scheduler)
-    proc = subprocess.Popen(
-        [str(BIN / "reportkit"), "run", str(two_units), "--out", "out", "--notebook", str(hang)]
-        + ["--executor", "dask", "--scheduler", scheduler],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_dask_run(tmp_path, two_units, hang, scheduler)
     wait_for(lambda: len(kernels_of(pids.values())) == 2, timeout=120)
     proc.send_signal(signal.SIGINT)
     interrupted = time.monotonic()
