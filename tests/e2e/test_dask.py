@@ -96,13 +96,19 @@ def worker_pids(address: str) -> dict[str, int]:
 
 
 def kernels_of(pids: Iterable[int]) -> list[psutil.Process]:
+    """The live kernels under these processes (a killed one not yet reaped is not live)."""
     found = []
     for pid in pids:
         try:
             children = psutil.Process(pid).children(recursive=True)
         except psutil.NoSuchProcess:
             continue
-        found += [c for c in children if any("ipykernel" in a for a in c.cmdline())]
+        for child in children:
+            try:
+                if any("ipykernel" in part for part in child.cmdline()):
+                    found.append(child)
+            except psutil.Error:  # gone, or a zombie
+                continue
     return found
 
 
