@@ -137,6 +137,16 @@ def _local_fonts(fonts: Mapping[str, Any]) -> dict[str, Any]:
     return local
 
 
+def _local_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The notebook's parameters with its charts' fonts (params._render) made local too."""
+    params = parameters.get("params") or {}
+    render = params.get("_render")
+    if not render:
+        return dict(parameters)
+    local_render = {**render, "fonts": _local_fonts(render.get("fonts") or {})}
+    return {**parameters, "params": {**params, "_render": local_render}}
+
+
 def _kill_kernels() -> None:
     """Kill the kernels this worker process started: with one thread per worker (as the README
     starts them), that is this task's kernel."""
@@ -168,7 +178,7 @@ def run_unit(job: UnitJob, notebook: bytes, rows: Mapping[str, bytes], cancel: s
             work = Path(tmp)
             path = work / job.notebook.name
             path.write_bytes(notebook)
-            parameters = dict(job.parameters)
+            parameters = _local_parameters(job.parameters)
             if rows:
                 dataset = work / "dataset"
                 dataset.mkdir()
