@@ -18,7 +18,7 @@ setup: $(STAMP) fonts
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,lab]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lab,dask]'
 	touch $(STAMP)
 
 # CJK fonts: install Debian's free ones when none is present and we may (root with apt-get).

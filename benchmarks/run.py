@@ -3,6 +3,8 @@
 For each scenario it writes a demo workbook with `reportkit demo`, then measures:
   - reportkit full build (html,pdf, --jobs 2), a re-run with nothing changed, and a re-run
     after editing one unit's rows (which must re-execute exactly that unit);
+  - for S, the dask executor on a LocalCluster of 2 worker processes against `local --jobs 2`
+    (both with the dataset already cached): what going distributed costs on one machine;
   - the naive baseline: per unit, the `papermill` CLI on benchmarks/naive_unit.ipynb (reads the
     workbook with pandas + openpyxl and filters its unit), then `jupyter nbconvert` to HTML and
     to PDF. For large scenarios it runs a sample of units and extrapolates (said in the output).
@@ -65,6 +67,8 @@ else:
     assert not read_workbooks(paths).errors
 print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
+DASK_SCENARIOS = ("S",)  # where the dask executor's overhead is measured
+DASK_TARGET = 1.15  # dask on a 2-worker LocalCluster: at most 15% slower than local --jobs 2
 
 
 def children_cpu() -> float:
@@ -248,6 +252,21 @@ def spread_sample(units: list[str], sample: int) -> list[str]:
     return [units[round(i * step)] for i in range(sample)]
 
 
+def dask_overhead(folder: Path, workbook: Path) -> dict[str, object]:
+    """The same full build on `local --jobs 2` and on a LocalCluster of 2 dask workers."""
+    runs = {}
+    for executor in ("local", "dask"):
+        out = folder / f"out-{executor}"
+        shutil.rmtree(out, ignore_errors=True)
+        command = [str(BIN / "reportkit"), "run", str(workbook), "--out", str(out)]
+        command += ["--formats", "html,pdf", "--jobs", "2", "--executor", executor]
+        command += ["--cache-dir", "cache"]  # the dataset both runs read, built before
+        runs[executor] = measure(command, folder)
+        runs[executor]["statuses"] = statuses(out)
+    ratio = runs["dask"]["wall_s"] / runs["local"]["wall_s"]
+    return {**runs, "ratio": round(ratio, 2), "within_target": ratio <= DASK_TARGET}
+
+
 def naive_loop(folder: Path, workbook: Path, units: list[str], sample: int) -> dict[str, object]:
     """The hand-written loop, on `sample` units; per-unit times scale it to all units."""
     naive = folder / "naive"
@@ -330,6 +349,7 @@ def scenario(name: str, sample: int | None, repeat: int, naive: bool) -> dict[st
     parse = parse_cost(workbooks)
     fast = reportkit_runs(folder, workbooks, repeat)
     pdf = pdf_seconds(folder, workbook)
+    dask = dask_overhead(folder, workbook) if name in DASK_SCENARIOS else None
     baseline = None
     if naive:
         shutil.copy(workbook, folder / "naive.xlsx")
@@ -351,6 +371,7 @@ def scenario(name: str, sample: int | None, repeat: int, naive: bool) -> dict[st
         "repeat": repeat,
         "naive": baseline,
         "speedup": round(baseline["wall_s"] / fast["full"]["wall_s"], 1) if baseline else None,
+        "dask": dask,
     }
 
 
@@ -382,6 +403,21 @@ def table(results: list[dict]) -> str:
             f"| {parse['calamine_to_python_s']} s / {parse['read_workbooks_s']} s "
             f"({parse['ratio']}×) |"
         )
+    return "\n".join(lines)
+
+
+def dask_table(results: list[dict]) -> str:
+    lines = [
+        "| scenario | local --jobs 2 | dask, LocalCluster of 2 workers | dask / local |",
+        "|---|---|---|---|",
+    ]
+    for r in results:
+        if d := r.get("dask"):
+            verdict = "within" if d["within_target"] else "over"
+            lines.append(
+                f"| {r['scenario']} | {d['local']['wall_s']} s | {d['dask']['wall_s']} s "
+                f"| {d['ratio']} ({verdict} the {DASK_TARGET} target) |"
+            )
     return "\n".join(lines)
 
 
@@ -426,6 +462,9 @@ def main() -> None:
         print(table([result]), flush=True)
     print()
     print(table(results))
+    if any(r.get("dask") for r in results):
+        print()
+        print(dask_table(results))
 
 
 if __name__ == "__main__":

@@ -370,7 +370,21 @@ def params(
     default="local",
     show_default=True,
     help="Where units run: an executor registered under reportkit.executors (local: worker "
-    "processes on this machine).",
+    "processes on this machine; dask: a dask.distributed cluster, needs reportkit[dask]).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="The dask scheduler to run on (--executor dask); default: a local cluster of --jobs "
+    "worker processes.",
+)
+@click.option(
+    "--scheduler-timeout",
+    type=click.FloatRange(0.1),
+    default=10,
+    show_default=True,
+    help="Seconds to wait for the dask scheduler before giving up.",
 )
 @click.option(
     "--prune",
@@ -397,6 +411,8 @@ def run(
     timeout: float,
     notebook: Path | None,
     executor: str,
+    scheduler: str | None,
+    scheduler_timeout: float,
     prune: bool,
 ) -> None:
     """Validate the logs in PATHS (files or folders), then render one report per unit, an
@@ -419,6 +435,8 @@ def run(
         timeout=timeout,
         progress=sys.stderr.isatty(),
         executor=executor,
+        scheduler=scheduler,
+        scheduler_timeout=scheduler_timeout,
         prune=prune,
         overrides=_all_overrides(overrides, period_start, period_end, period_label),
     )

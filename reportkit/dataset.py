@@ -42,6 +42,7 @@ __all__ = [
     "load_tables",
     "load_unit",
     "read_meta",
+    "unit_dataset_files",
     "unit_fingerprint",
     "unit_fingerprints",
 ]
@@ -404,6 +405,29 @@ def load_unit(dataset_dir: Path | str, unit: str) -> UnitData:
     parts = _parts(dataset_dir)
     tables = {t: _read_parts(dataset_dir, t, [parts[t][unit]]) for t in TABLES}
     return UnitData(unit=unit, **tables)
+
+
+def unit_dataset_files(dataset_dir: Path | str, unit: str) -> dict[str, bytes]:
+    """A dataset of one unit's rows only (its part of every table), as relative path -> bytes.
+
+    For workers that cannot read this machine's cache: written into a folder, it loads with
+    load_unit exactly as the full dataset does, and holds nothing of any other unit.
+    """
+    dataset_dir = Path(dataset_dir)
+    meta = read_meta(dataset_dir)
+    parts = _parts(dataset_dir)
+    files = {
+        f"{t}/{parts[t][unit]}": (dataset_dir / t / parts[t][unit]).read_bytes() for t in TABLES
+    }
+    own = {
+        "format": meta.get("format"),
+        "reportkit": meta.get("reportkit"),
+        "units": [unit],
+        "parts": {t: {unit: parts[t][unit]} for t in TABLES},
+        "fingerprints": {unit: (meta.get("fingerprints") or {}).get(unit)},
+    }
+    files[META] = json.dumps(own, ensure_ascii=False).encode("utf-8")
+    return files
 
 
 def unit_fingerprints(dataset_dir: Path | str) -> dict[str, str]:

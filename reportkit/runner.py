@@ -18,8 +18,8 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,8 @@ class RunOptions:
     summary_notebook: Path = SUMMARY_NOTEBOOK
     progress: bool = True
     executor: str = "local"
+    scheduler: str | None = None  # a cluster executor's scheduler address
+    scheduler_timeout: float = 10.0  # seconds to wait for that scheduler
     prune: bool = False  # delete the folders of units that are no longer in the data
 
 
@@ -214,13 +216,26 @@ def run(options: RunOptions) -> RunResult:
     dirs = assign_dirs(all_units)
 
     out = options.out
-    with dataset, out_lock(out), _terminate_as_interrupt():
+    settings = ExecutorSettings(
+        workers=options.jobs or os.cpu_count() or 1,
+        log_path=out / "run.log",
+        scheduler=options.scheduler,
+        scheduler_timeout=options.scheduler_timeout,
+    )
+    # The executor starts (or reaches its cluster) before OUT is touched: a scheduler that
+    # cannot be reached leaves nothing written.
+    with (
+        dataset,
+        closing(executor(settings)) as started,
+        out_lock(out),
+        _terminate_as_interrupt(),
+    ):
         handler = _setup_log(out)
         try:
             for issue in issues:
                 log.warning("%s", issue)
             plan = _Plan(
-                options, params, period, formats, fonts, dataset_dir, out.resolve(), executor
+                options, params, period, formats, fonts, dataset_dir, out.resolve(), started
             )
             return _run_locked(plan, selected, dirs)
         finally:
@@ -239,7 +254,7 @@ class _Plan:
     fonts: dict[str, Any]
     dataset_dir: Path
     out: Path
-    executor: Callable[[ExecutorSettings], Executor]
+    executor: Executor
     previous: PreviousRun = field(default_factory=PreviousRun)
     code: str = ""
 
@@ -329,9 +344,7 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
             )
         )
     log.info("%d cached, %d to run", len(manifest.results), len(jobs))
-    executor = plan.executor(
-        ExecutorSettings(workers=options.jobs or os.cpu_count() or 1, log_path=out / "run.log")
-    )
+    executor = plan.executor
     bar = _Bar(len(selected), len(manifest.results), options.progress)
     try:
         for result in _execute(jobs, executor, plan):
@@ -353,7 +366,6 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
         raise
     finally:
         bar.close()
-        executor.close()
     _write_index(out, period, ordered, summary, removed)
     manifest.write("complete", summary)
     for r in ordered:

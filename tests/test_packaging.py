@@ -21,8 +21,8 @@ def _split(requirement: str) -> tuple[str, str]:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    extras = project["optional-dependencies"]
-    wanted = dict(_split(r) for r in project["dependencies"] + extras["test"] + extras["lab"])
+    extras = [r for group in project["optional-dependencies"].values() for r in group]
+    wanted = dict(_split(r) for r in project["dependencies"] + extras)
     env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
     found: dict[str, str] = {}
     for dep in env["dependencies"]:

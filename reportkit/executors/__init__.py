@@ -24,10 +24,13 @@ GROUP = "reportkit.executors"
 
 @dataclass(frozen=True)
 class ExecutorSettings:
-    """What every executor is told: how many units may run at once and where stray output goes."""
+    """What every executor is told: how many units may run at once and where stray output goes;
+    executors that run on a cluster also get its scheduler address and how long to wait for it."""
 
     workers: int
     log_path: Path | None = None
+    scheduler: str | None = None
+    scheduler_timeout: float = 10.0
 
 
 class WorkerLost(RuntimeError):

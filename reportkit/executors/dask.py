@@ -1,0 +1,354 @@
+"""The `dask` executor: units run as tasks on a dask.distributed cluster.
+
+Workers need nothing from the driver's disk. Each task carries its unit's rows (that unit's
+Parquet row groups, as a dataset of its own), its parameters and the notebook; the font files go
+once to every worker in a WorkerPlugin, checked by hash. Workers return every file as bytes
+(reportkit.execution), so only the driver writes OUT.
+
+Without a scheduler address, a LocalCluster of `--jobs` single-threaded worker processes is
+started on this machine. A worker lost mid-unit costs that unit one retry elsewhere
+(`distributed.scheduler.allowed-failures=1`), then the unit fails with the cause. Ctrl-C sets a
+distributed Event that every running task watches: it kills its kernel, since cancelling a
+future does not stop a task that is already running.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import platform
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, InvalidStateError, as_completed
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import distributed
+import psutil
+from distributed import Client, Event, LocalCluster, WorkerPlugin
+from distributed.scheduler import KilledWorker
+
+from reportkit.errors import UsageError
+from reportkit.execution import JobOutput, UnitJob, execute_job
+from reportkit.executors import ExecutorSettings, WorkerLost
+
+#: Worker-side messages; forwarded to the driver, they reach run.log's handler (reportkit.run).
+WORKER_LOG = "reportkit.run.worker"
+#: Packages whose versions shape the outputs: a worker must have the driver's.
+COMPARED_PACKAGES = (
+    "reportkit",
+    "distributed",
+    "papermill",
+    "nbclient",
+    "nbconvert",
+    "nbformat",
+    "ipykernel",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "matplotlib",
+    "Jinja2",
+    "weasyprint",
+    "python-docx",
+)
+ALLOWED_FAILURES = 1
+#: How often a running task looks whether the run was cancelled (seconds).
+CANCEL_POLL = 0.5
+
+log = logging.getLogger(WORKER_LOG)
+
+
+# -- what runs on the workers ---------------------------------------------------------------
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "未安装"
+
+
+@cache
+def environment() -> dict[str, str]:
+    """What must match between driver and workers: Python, reportkit's code, package versions."""
+    from reportkit.runner import code_fingerprint
+
+    versions = {package: _version(package) for package in COMPARED_PACKAGES}
+    return {"Python": platform.python_version(), "reportkit 代码": code_fingerprint(), **versions}
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+#: On a worker: the driver's font file paths -> this worker's checked copies.
+_shipped_fonts: dict[str, str] = {}
+
+
+class FontPlugin(WorkerPlugin):
+    """The run's font files, placed once on every worker (new ones too) and checked by hash.
+
+    The copies become the worker's only fonts: fontconfig (WeasyPrint, fc-list, and the kernels,
+    which inherit the setting) reads a configuration naming just their folder, and matplotlib
+    registers every copy, so the worker's system fonts play no part.
+    """
+
+    def __init__(self, files: Mapping[str, bytes]) -> None:
+        self.files = {path: (_sha256(data), data) for path, data in files.items()}
+        self.name = "reportkit-fonts-" + _sha256("".join(sorted(self.files)).encode())[:16]
+
+    def setup(self, worker: Any) -> None:
+        from matplotlib import font_manager
+
+        folder = Path(worker.local_directory) / "reportkit-fonts"
+        folder.mkdir(parents=True, exist_ok=True)
+        for path, (digest, data) in self.files.items():
+            if _sha256(data) != digest:
+                raise RuntimeError(f"字体文件 {Path(path).name} 传到工作节点后校验失败")
+            copy = folder / f"{digest[:16]}-{Path(path).name}"
+            if not copy.is_file() or _sha256(copy.read_bytes()) != digest:
+                partial = copy.with_name(f".{copy.name}.tmp")
+                partial.write_bytes(data)
+                partial.replace(copy)
+            font_manager.fontManager.addfont(str(copy))
+            _shipped_fonts[path] = str(copy)
+        config = folder / "fonts.conf"
+        config.write_text(
+            "<?xml version='1.0'?>\n<fontconfig>\n"
+            f"  <dir>{folder}</dir>\n  <cachedir>{folder / 'cache'}</cachedir>\n"
+            "</fontconfig>\n",
+            encoding="utf-8",
+        )
+        os.environ["FONTCONFIG_FILE"] = str(config)
+
+
+def _local_fonts(fonts: Mapping[str, Any]) -> dict[str, Any]:
+    """The job's fonts with font files the user named pointing at this worker's copies."""
+    local = {}
+    for role, font in fonts.items():
+        path = font.get("path")
+        local[role] = {**font, "path": _shipped_fonts[path]} if path else font
+    return local
+
+
+def _local_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The notebook's parameters with its charts' fonts (params._render) made local too."""
+    params = parameters.get("params") or {}
+    render = params.get("_render")
+    if not render:
+        return dict(parameters)
+    local_render = {**render, "fonts": _local_fonts(render.get("fonts") or {})}
+    return {**parameters, "params": {**params, "_render": local_render}}
+
+
+def _kill_kernels() -> None:
+    """Kill the kernels this worker process started: with one thread per worker (as the README
+    starts them), that is this task's kernel."""
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if any("ipykernel" in part for part in child.cmdline()):
+                child.kill()
+        except psutil.Error:
+            pass
+
+
+def _watch(cancel: Event, done: threading.Event) -> None:
+    while not done.is_set():
+        if cancel.wait(timeout=CANCEL_POLL):
+            _kill_kernels()
+            return
+
+
+def run_unit(job: UnitJob, notebook: bytes, rows: Mapping[str, bytes], cancel: str) -> JobOutput:
+    """One unit on a worker: the notebook and rows go into a private folder, then execute_job."""
+    worker = distributed.get_worker()
+    log.setLevel(logging.INFO)
+    stop = Event(cancel, client=distributed.get_client())
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(stop, done), daemon=True)
+    watcher.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="reportkit-dask-") as tmp:
+            work = Path(tmp)
+            path = work / job.notebook.name
+            path.write_bytes(notebook)
+            parameters = _local_parameters(job.parameters)
+            if rows:
+                dataset = work / "dataset"
+                dataset.mkdir()
+                for name, data in rows.items():
+                    (dataset / name).parent.mkdir(parents=True, exist_ok=True)
+                    (dataset / name).write_bytes(data)
+                parameters["dataset"] = str(dataset)
+            local = dataclasses.replace(
+                job, notebook=path, parameters=parameters, fonts=_local_fonts(job.fonts)
+            )
+            log.info("%s: started on worker %s", job.name, worker.address)
+            output = execute_job(local)
+            log.info("%s: %s on worker %s", job.name, output.status, worker.address)
+            return output
+    finally:
+        done.set()
+        watcher.join()
+
+
+# -- the driver side ------------------------------------------------------------------------
+
+
+def _connect(settings: ExecutorSettings) -> tuple[Client, LocalCluster | None]:
+    """A client of the given scheduler, or of a new LocalCluster of worker processes."""
+    if settings.scheduler is None:
+        cluster = LocalCluster(
+            n_workers=max(1, settings.workers),
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        return Client(cluster, set_as_default=False), cluster
+    try:
+        client = Client(
+            settings.scheduler, timeout=settings.scheduler_timeout, set_as_default=False
+        )
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(
+            f"无法连接 dask 调度器 {settings.scheduler}（等待 {settings.scheduler_timeout:g} 秒）："
+            f"{exc}。请确认调度器已启动、地址正确，且本机能访问该地址。"
+        ) from None
+    return client, None
+
+
+def _allow_failures(count: int, dask_scheduler: Any = None) -> None:
+    """On the scheduler: its `distributed.scheduler.allowed-failures`, how often a task may
+    lose its worker before it fails."""
+    dask_scheduler.allowed_failures = count
+
+
+def _check_workers(client: Client, address: str, timeout: float) -> None:
+    """Refuse workers whose reportkit code or package versions differ from this machine's."""
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        raise UsageError(f"dask 调度器 {address} 上没有可用的工作节点（worker）。") from None
+    ours = environment()
+    for worker, theirs in client.run(environment, on_error="return").items():
+        if isinstance(theirs, BaseException):  # e.g. reportkit is not installed there
+            differ = [f"无法读取其版本：{type(theirs).__name__}: {theirs}"]
+        else:
+            differ = [
+                f"{key}：本机 {value}，该节点 {theirs.get(key, '未知')}"
+                for key, value in ours.items()
+                if theirs.get(key) != value
+            ]
+        if differ:
+            raise UsageError(
+                f"拒绝工作节点 {worker}：其 reportkit 代码或依赖版本与本机不同"
+                f"（{'；'.join(differ)}）。请在该节点安装与本机相同的版本。"
+            )
+
+
+class DaskExecutor:
+    """Units as tasks on a dask.distributed cluster; results come back as concurrent futures."""
+
+    def __init__(self, settings: ExecutorSettings) -> None:
+        self._client, self._cluster = _connect(settings)
+        self._closed = False
+        try:
+            self._client.run_on_scheduler(_allow_failures, ALLOWED_FAILURES)
+            address = settings.scheduler or self._client.scheduler.address
+            _check_workers(self._client, address, settings.scheduler_timeout)
+            self._client.forward_logging(WORKER_LOG, level=logging.INFO)
+        except BaseException:
+            self.close()
+            raise
+        self._cancel = Event(f"reportkit-cancel-{uuid.uuid4().hex}", client=self._client)
+        self._fonts: set[str] = set()
+        self._tasks: dict[distributed.Future, Future[JobOutput]] = {}
+
+    def submit(self, job: UnitJob) -> Future[JobOutput]:
+        from reportkit.dataset import unit_dataset_files
+
+        self._ship_fonts(job.fonts)
+        dataset = job.parameters.get("dataset") if job.stem == "report" else None
+        rows = unit_dataset_files(dataset, job.name) if dataset else {}
+        result: Future[JobOutput] = Future()
+        task = self._client.submit(
+            run_unit,
+            job,
+            job.notebook.read_bytes(),
+            rows,
+            self._cancel.name,
+            key=f"reportkit-{uuid.uuid4().hex}",
+            pure=False,
+        )
+        self._tasks[task] = result
+        task.add_done_callback(lambda done: self._settle(done, result))
+        return result
+
+    def as_completed(self, futures: Iterable[Future[JobOutput]]) -> Iterator[Future[JobOutput]]:
+        return as_completed(list(futures))
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._client.cancel(list(self._tasks), force=True)
+        for result in self._tasks.values():
+            result.cancel()
+        self._tasks.clear()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _ship_fonts(self, fonts: Mapping[str, Any]) -> None:
+        """Register the plugin that places these fonts on every worker, once per font set."""
+        from reportkit.fonts import ResolvedFont, font_files
+
+        paths: dict[str, None] = {}
+        for data in fonts.values():
+            font = ResolvedFont.from_json(data)
+            paths.update(dict.fromkeys((font.path,) if font.path else font_files(font.family)))
+        key = "\0".join(paths)
+        if not paths or key in self._fonts:
+            return
+        plugin = FontPlugin({path: Path(path).read_bytes() for path in paths})
+        self._client.register_plugin(plugin, name=plugin.name)
+        self._fonts.add(key)
+
+    def _settle(self, task: distributed.Future, result: Future[JobOutput]) -> None:
+        """Pass a task's outcome to its concurrent future (called on the client's thread)."""
+        if task.status == "finished":
+            _settle_once(result, value=task.result())
+        elif task.status == "cancelled":  # by the scheduler, e.g. when it lost this client
+            _settle_once(result, exception=WorkerLost("调度器取消了该单位的任务"))
+        else:
+            exc = task.exception()
+            if isinstance(exc, KilledWorker):
+                exc = WorkerLost(f"工作节点在运行该单位时异常退出，重试一次后仍失败（{exc}）")
+            _settle_once(result, exception=exc)
+
+
+def _settle_once(
+    result: Future[JobOutput],
+    value: JobOutput | None = None,
+    exception: BaseException | None = None,
+) -> None:
+    try:
+        if exception is not None:
+            result.set_exception(exception)
+        else:
+            result.set_result(value)  # type: ignore[arg-type]
+    except InvalidStateError:  # already cancelled by Ctrl-C
+        pass

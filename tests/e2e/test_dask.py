@@ -1,0 +1,227 @@
+"""The dask executor on a real cluster: a `dask scheduler` and two `dask worker` processes on
+127.0.0.1, driven by real `reportkit run` processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from distributed import Client
+
+from tests.e2e.conftest import BIN, manifest, reportkit
+from tests.e2e.test_faults import assert_final_files_whole, notebook_with, unit_names, wait_for
+
+pytestmark = pytest.mark.slow
+
+#: Files that record how a run went (timings, executor, worker paths), not what it made.
+RUN_RECORDS = {"manifest.json", "run.log", ".reportkit.lock"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 60) -> None:
+    def listening() -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(listening, timeout)
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory) -> Iterator[str]:
+    """A scheduler and two single-threaded workers, each in its own process."""
+    folder = tmp_path_factory.mktemp("cluster")
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    common = {"cwd": folder, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    processes = [
+        subprocess.Popen(
+            [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port)]
+            + ["--no-dashboard"],
+            **common,
+        )
+    ]
+    try:
+        wait_for_port(port)
+        for n in range(2):
+            processes.append(
+                subprocess.Popen(
+                    [str(BIN / "dask"), "worker", address, "--host", "127.0.0.1"]
+                    + ["--nthreads", "1", "--nworkers", "1", "--no-dashboard"]
+                    + ["--local-directory", str(folder / f"worker{n}")],
+                    **common,
+                )
+            )
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def two_units(tmp_path_factory) -> Path:
+    from reportkit.demo import write_demo
+
+    folder = tmp_path_factory.mktemp("two")
+    write_demo(folder, units=2, rows=200, seed=5)
+    return folder / "demo.xlsx"
+
+
+def worker_pids(address: str) -> dict[str, int]:
+    with Client(address, timeout=30) as client:
+        return client.run(os.getpid)
+
+
+def kernels_of(pids: Iterable[int]) -> list[psutil.Process]:
+    """The live kernels under these processes (a killed one not yet reaped is not live)."""
+    found = []
+    for pid in pids:
+        try:
+            children = psutil.Process(pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+        for child in children:
+            try:
+                if any("ipykernel" in part for part in child.cmdline()):
+                    found.append(child)
+            except psutil.Error:  # gone, or a zombie
+                continue
+    return found
+
+
+def start_dask_run(folder: Path, workbook: Path, notebook: Path, scheduler: str):
+    return subprocess.Popen(
+        [str(BIN / "reportkit"), "run", str(workbook), "--out", "out", "--notebook", str(notebook)]
+        + ["--executor", "dask", "--scheduler", scheduler],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_dask_and_local_write_the_same_bytes(
+    scheduler: str, demo_workbook: Path, full_run: Path, tmp_path: Path
+):
+    """full_run is the same workbook and formats on the local executor."""
+    reportkit(
+        "run", str(demo_workbook), "--out", "dask", "--executor", "dask", "--scheduler", scheduler,
+        "--formats", "html,pdf,docx", cwd=tmp_path,
+    )  # fmt: skip
+    local, dask = full_run, tmp_path / "dask"
+    made = sorted(
+        p.relative_to(local)
+        for p in local.rglob("*")
+        if p.is_file() and p.name not in RUN_RECORDS and p.suffix != ".ipynb"
+    )
+    assert {p.suffix for p in made} >= {".html", ".pdf", ".docx", ".json"}
+    assert made == sorted(
+        p.relative_to(dask)
+        for p in dask.rglob("*")
+        if p.is_file() and p.name not in RUN_RECORDS and p.suffix != ".ipynb"
+    )
+    for name in made:
+        assert (local / name).read_bytes() == (dask / name).read_bytes(), name
+    log = (dask / "run.log").read_text(encoding="utf-8")
+    assert "on worker tcp://127.0.0.1:" in log  # the workers' own lines reach run.log
+
+
+def test_a_worker_killed_mid_unit_costs_one_retry(scheduler: str, two_units: Path, tmp_path: Path):
+    slow = notebook_with(tmp_path, "import time\ntime.sleep(6)")
+    pids = worker_pids(scheduler)
+    proc = start_dask_run(tmp_path, two_units, slow, scheduler)
+    wait_for(lambda: kernels_of(pids.values()), timeout=120)
+    victim = next(pid for pid in pids.values() if kernels_of([pid]))
+    os.kill(victim, signal.SIGKILL)  # the worker itself; its nanny starts a new one
+    _, stderr = proc.communicate(timeout=240)
+    assert proc.returncode in (0, 1), stderr
+    assert "Traceback" not in stderr
+    out = tmp_path / "out"
+    units = manifest(out)["units"]
+    assert [u["unit"] for u in units] == unit_names(two_units)
+    for unit in units:
+        assert unit["status"] == "ok" or (unit["status"] == "failed" and unit["error"]), unit
+        if unit["status"] == "ok":
+            assert (out / unit["dir"] / "report.html").is_file()
+    assert manifest(out)["state"] == "complete"
+    assert not list(out.rglob(".*.tmp"))
+    assert_final_files_whole(out)
+
+
+def test_ctrl_c_kills_the_kernels_on_the_workers(scheduler: str, two_units: Path, tmp_path: Path):
+    hang = notebook_with(tmp_path, "import time\ntime.sleep(600)")
+    pids = worker_pids(scheduler)
+    proc = start_dask_run(tmp_path, two_units, hang, scheduler)
+    wait_for(lambda: len(kernels_of(pids.values())) == 2, timeout=120)
+    proc.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert manifest(tmp_path / "out")["state"] == "interrupted"
+    left = interrupted + 10 - time.monotonic()
+    wait_for(lambda: not kernels_of(pids.values()), timeout=max(left, 0.01))
+
+
+def test_an_unreachable_scheduler_is_named_and_nothing_is_written(two_units: Path, tmp_path: Path):
+    address = f"tcp://127.0.0.1:{free_port()}"  # closed once free_port returns
+    proc = reportkit(
+        "run", str(two_units), "--out", "out", "--executor", "dask", "--scheduler", address,
+        "--scheduler-timeout", "2", cwd=tmp_path, check=False, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "无法连接 dask 调度器" in proc.stderr and address in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_worker_with_other_package_versions_is_refused(
+    scheduler: str, two_units: Path, tmp_path: Path
+):
+    """Runs last: it adds a third worker, whose pandas reports another version."""
+    preload = tmp_path / "other_pandas.py"
+    preload.write_text(
+        "import reportkit.executors.dask as executor\n"
+        "if not hasattr(executor, 'real_environment'):  # preloads may run twice\n"
+        "    executor.real_environment = executor.environment\n"
+        "    executor.environment = lambda: {**executor.real_environment(), 'pandas': '0.0'}\n",
+        encoding="utf-8",
+    )
+    other_workers = worker_pids(scheduler)
+    worker = subprocess.Popen(
+        [str(BIN / "dask"), "worker", scheduler, "--host", "127.0.0.1", "--nthreads", "1"]
+        + ["--no-nanny", "--no-dashboard", "--preload", str(preload)]
+        + ["--local-directory", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: len(worker_pids(scheduler)) == 3, timeout=60)
+        (address,) = set(worker_pids(scheduler)) - set(other_workers)
+        proc = reportkit(
+            "run", str(two_units), "--out", "out", "--executor", "dask", "--scheduler", scheduler,
+            cwd=tmp_path, check=False,
+        )  # fmt: skip
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert proc.returncode == 2
+    assert f"拒绝工作节点 {address}" in proc.stderr and "pandas" in proc.stderr
+    assert not (tmp_path / "out").exists()
