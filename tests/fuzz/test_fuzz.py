@@ -162,7 +162,7 @@ def run_and_count(path: Path, book: gen.Book) -> None:
         assert stats["log"]["rows_total"] == sum(expected.values())
         assert stats["total_activities"] == sum(expected.values())
         seen.add(stats["unit"])
-    assert seen == {u for u, _ in book.clean}
+    assert {u for u, _ in book.clean} <= seen  # units listed only in 单位信息 report zero
 
 
 @pytest.mark.slow
