@@ -20,5 +20,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any)
         f"profile {profile}, seed {seed}: {STATS['read']} workbooks read in-process, "
         f"{STATS['cli']} validated by the console script, {STATS['run']} runs"
     )
-    for line in STATS["kept"]:
-        terminalreporter.write_line(f"kept as regression file: {line}")
+    for name, why in STATS["kept"].items():
+        terminalreporter.write_line(
+            f"kept as regression file: tests/fixtures/fuzz/{name}.xlsx: {why}"
+        )

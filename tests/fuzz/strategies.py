@@ -25,7 +25,7 @@ from reportkit.schema import ACTIVITIES
 from reportkit.vocabulary import ACTIVITY_TYPES
 
 #: What the fuzz tests ran, for the terminal summary (tests/fuzz/conftest.py).
-STATS: dict[str, Any] = {"read": 0, "cli": 0, "run": 0, "kept": []}
+STATS: dict[str, Any] = {"read": 0, "cli": 0, "run": 0, "kept": {}}
 #: Bounds for CI: at most 50 rows × 15 columns of cells per sheet.
 MAX_ROWS, MAX_COLUMNS = 50, 15
 #: Units are fixed names per example so several examples can share one `run`.

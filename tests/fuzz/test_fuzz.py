@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,9 @@ SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_
 SUPPRESS += [HealthCheck.function_scoped_fixture]
 
 settings.register_profile("ci", max_examples=200, derandomize=True, deadline=None)
-settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", 10_000)))
+settings.register_profile(
+    "fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", 10_000)), deadline=None
+)
 PROFILE_SETTINGS = settings.get_profile(PROFILE)
 CLI_EXAMPLES = 200 if FUZZ else 20
 RUNS = 20 if FUZZ else 5
@@ -46,12 +49,17 @@ RUNS = 20 if FUZZ else 5
 WHOLE_PERIOD = ["-p", "period.start", "1950-01-01", "-p", "period.end", "2099-12-31"]
 
 
-def _keep(path: Path, why: str) -> None:
-    """Save a failing example as a regression file the normal suite replays."""
+def _keep(path: Path, failure: BaseException) -> None:
+    """Save a failing example as a regression file the normal suite replays.
+
+    One file per failure site: while Hypothesis shrinks, each smaller example overwrites the last,
+    so the file left is the minimal one.
+    """
+    where = traceback.extract_tb(failure.__traceback__)[-1]
+    name = f"{type(failure).__name__}-{Path(where.filename).stem}-{where.lineno}"
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    target = FIXTURES / f"{len(list(FIXTURES.glob('*.xlsx'))):03d}-{path.stem}.xlsx"
-    target.write_bytes(path.read_bytes())
-    STATS["kept"].append(f"{target.name}: {why.splitlines()[0][:200]}")
+    (FIXTURES / f"{name}.xlsx").write_bytes(path.read_bytes())
+    STATS["kept"][name] = str(failure).splitlines()[0][:200] if str(failure) else ""
 
 
 def _shape(book: gen.Book) -> dict[str, tuple[int, int, list[str]]]:
@@ -110,7 +118,7 @@ def _checked(path: Path, check) -> None:
         check(path)
     except BaseException as failure:  # noqa: BLE001 - any failure is kept, then re-raised
         if FUZZ and not isinstance(failure, KeyboardInterrupt):
-            _keep(path, repr(failure))
+            _keep(path, failure)
         raise
 
 
