@@ -586,7 +586,7 @@ def _find_header(
             text = _display(cell)
             if not text:
                 continue
-            texts[col] = cell.strip() if isinstance(cell, str) else text
+            texts[col] = _CONTROL_CHARS.sub("", cell).strip() if isinstance(cell, str) else text
             column = lookup.get(normalize_name(text))
             if column is None:
                 unknown[col] = text

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import traceback
@@ -33,6 +34,7 @@ from tests.fuzz.strategies import STATS
 
 REPORTKIT = Path(sys.executable).parent / "reportkit"
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "fuzz"
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PROFILE = os.environ.get("REPORTKIT_FUZZ", "ci")
 FUZZ = PROFILE == "fuzz"
 SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
@@ -95,6 +97,7 @@ def check_issues(path: Path, shape: dict[str, tuple[int, int, list[str]]]) -> li
     result = read_workbooks([path])
     for issue in result.issues:
         assert Path(issue.file).name == path.name, issue
+        assert not CONTROL.search(f"{issue.column}{issue.value}"), issue  # removed, as in values
         if issue.sheet is not None:
             assert issue.sheet in shape, issue
             rows, columns, texts = shape[issue.sheet]
