@@ -150,8 +150,6 @@ class Book:
     sheets: list[Sheet]
     #: (unit, activity type) of every log row whose required cells were generated clean
     clean: list[tuple[str, str]] = field(default_factory=list)
-    #: Excel rows of the log that hold any value (besides the header and title)
-    data_rows: int = 0
 
     def counts(self, unit: str) -> dict[str, int]:
         """Activities per type for one unit, computed from the generated rows alone."""
