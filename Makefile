@@ -11,7 +11,7 @@ APT_FONTS := fonts-noto-cjk fonts-arphic-ukai
 # faketime (the same bytes two days later).
 APT_TEST  := chromium poppler-utils libreoffice-writer-nogui libreoffice-calc-nogui faketime
 
-.PHONY: setup fonts test-tools test lint report lab bench clean
+.PHONY: setup fonts test-tools test lint report lab bench fuzz clean
 
 setup: $(STAMP) fonts
 
@@ -57,6 +57,14 @@ report: setup
 # JupyterLab on notebooks/, with the .venv's python3 kernel (reportkit installed editable).
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+
+# Property-based fuzzing of the ingest path: 10,000+ random workbooks (FUZZ_EXAMPLES), a fresh
+# seed each time (FUZZ_SEED); failing examples are kept in tests/fixtures/fuzz/ for `make test`.
+FUZZ_EXAMPLES ?= 10000
+FUZZ_SEED     ?= $(shell date +%s)
+fuzz: setup test-tools
+	REPORTKIT_FUZZ=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz -q \
+	  -W ignore::hypothesis.errors.HypothesisWarning --hypothesis-seed=$(FUZZ_SEED) $(FUZZ_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

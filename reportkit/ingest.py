@@ -339,6 +339,8 @@ def _check_year(day: dt.date) -> _Parsed:
     return np.datetime64(day, "ns"), None
 
 
+#: The largest count kept: every integer up to it is exact as a float and fits the Int64 column.
+_COUNT_MAX = 2**53
 _COUNT_SUFFIX = re.compile(r"(人|名|个|次)$")
 _HOURS_SUFFIX = re.compile(r"(小时|学时|课时|h|H)$")
 
@@ -365,6 +367,8 @@ def _parse_count(value: Any) -> _Parsed:
         return None, "不是整数，应填写不小于 0 的整数"
     if number < 0:
         return None, "不能为负数"
+    if number > _COUNT_MAX:
+        return None, "数字过大，应填写不小于 0 的整数"
     return number, None
 
 
@@ -662,7 +666,7 @@ def _header_cells(
         cell = groups.get((r, col), row[col] if col < len(row) else None)
         text = _display(cell)
         if text:
-            cells[col] = cell.strip() if isinstance(cell, str) else text
+            cells[col] = _CONTROL_CHARS.sub("", cell).strip() if isinstance(cell, str) else text
     return cells
 
 
