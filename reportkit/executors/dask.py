@@ -167,6 +167,9 @@ def _watch(cancel: Event, done: threading.Event) -> None:
 
 def run_unit(job: UnitJob, notebook: bytes, rows: Mapping[str, bytes], cancel: str) -> JobOutput:
     """One unit on a worker: the notebook and rows go into a private folder, then execute_job."""
+    from reportkit.kernels import start_worker_kernels
+
+    start_worker_kernels(warm=False)
     worker = distributed.get_worker()
     log.setLevel(logging.INFO)
     stop = Event(cancel, client=distributed.get_client())

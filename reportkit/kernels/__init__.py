@@ -40,14 +40,19 @@ def fork_supported() -> bool:
     return True
 
 
-def start_worker_kernels() -> None:
+def start_worker_kernels(warm: bool = True) -> None:
     """Make KERNEL_NAME findable and start this worker's warm parent. Call it from the pool
-    worker's initialiser, after its stdout/stderr are where kernels should write."""
+    worker's initialiser, after its stdout/stderr are where kernels should write.
+
+    `warm=False` only makes the kernelspec findable, and its kernels start the ordinary way:
+    for workers that run units in threads of their own (dask), where the warm parent's
+    PR_SET_PDEATHSIG would follow whichever thread happened to start it.
+    """
     global _warm_parent
     theirs = os.environ.get("JUPYTER_PATH", "").split(os.pathsep)
     paths = dict.fromkeys([str(JUPYTER_DATA_DIR), *filter(None, theirs)])
     os.environ["JUPYTER_PATH"] = os.pathsep.join(paths)
-    if _warm_parent is None and fork_supported():
+    if warm and _warm_parent is None and fork_supported():
         _warm_parent = WarmParent()
         atexit.register(_warm_parent.close)
 

@@ -121,12 +121,18 @@ def test_unchanged_workbook_skips_the_excel_parse(work: Path):
 
 
 def failing_setup(work: Path, unit: str) -> list[str]:
-    """A notebook that raises for units whose params say `fail`, and params that say it for one."""
+    """A notebook that raises for units whose params say FAIL (as their opening narrative, a
+    key the params schema knows), and params that say it for one."""
     from tests.e2e.test_faults import notebook_with
 
-    notebook_with(work, "if params.get('fail'):\n    raise ValueError('故意失败')", "fails.ipynb")
+    code = (
+        "if (params.get('narrative') or {}).get('opening') == 'FAIL':\n"
+        "    raise ValueError('故意失败')"
+    )
+    notebook_with(work, code, "fails.ipynb")
     (work / "fail.yaml").write_text(
-        yaml.safe_dump({"units": {unit: {"fail": True}}}, allow_unicode=True), encoding="utf-8"
+        yaml.safe_dump({"units": {unit: {"narrative": {"opening": "FAIL"}}}}, allow_unicode=True),
+        encoding="utf-8",
     )
     return ["--notebook", "fails.ipynb"]
 

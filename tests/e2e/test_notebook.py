@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reportkit.dataset import load_unit
-from tests.e2e.conftest import REPO, manifest, reportkit
+from tests.e2e.conftest import REPO, manifest, reportkit, run_dataset
 from tests.e2e.test_isolation import docx_text, pdf_text, squeeze, visible_text
 
 EXAMPLE = REPO / "notebooks" / "examples" / "branch_attendance.ipynb"
@@ -36,7 +36,7 @@ def test_example_section_in_html_pdf_and_docx_without_its_code(tmp_path, demo_wo
     entry = manifest(out)["units"][0]
     folder = out / entry["dir"]
     stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
-    rates = expected_rates(tmp_path / "build" / "dataset", entry["unit"], stats["period"])
+    rates = expected_rates(run_dataset(out), entry["unit"], stats["period"])
     assert len(rates) >= 2
 
     html = (folder / "report.html").read_text(encoding="utf-8")
