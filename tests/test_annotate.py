@@ -111,8 +111,9 @@ def test_warnings_are_yellow_and_a_clean_workbook_loses_its_stale_copy(tmp_path:
     assert filled(sheet, YELLOW) == {"K1"} and filled(sheet, RED) == set()
     assert sheet["K1"].comment.text.startswith("警告：未知的列")
 
-    xlsx(path, {"活动台账": [HEADER, act()]})  # fixed
-    proc = reportkit("validate", path, "--annotate", "out", cwd=tmp_path)
+    xlsx(path, {"活动台账": [HEADER, act()]})  # fixed; a period the one-row log covers
+    period = ["-p", "period.start", "2019-03-05", "-p", "period.end", "2019-03-05"]
+    proc = reportkit("validate", path, "--annotate", "out", *period, cwd=tmp_path)
     assert proc.returncode == 0
     assert "已无问题，已删除旧的标注副本" in proc.stdout
     assert not copy.exists()
@@ -140,8 +141,7 @@ def test_merged_cells_formulas_and_two_sheets(tmp_path: Path) -> None:
     values = {row[6].value: row[6] for row in summary.iter_rows(min_row=2)}
     assert values["=DATE(2019,3,5)"].data_type == "s"  # shown as text, never evaluated
     links = {row[3].hyperlink.location for row in summary.iter_rows(min_row=2)}
-    # The second log sheet's warning is about the whole sheet: it links to A1.
-    assert links == {"'活动台账'!B3", "'活动台账'!A4", "'活动记录'!D2", "'活动记录'!A1"}
+    assert links == {"'活动台账'!B3", "'活动台账'!A4", "'活动记录'!D2"}
 
 
 def soffice(*args: str | Path, profile: Path) -> subprocess.CompletedProcess:
