@@ -38,7 +38,6 @@ WARM_MODULES = (
     "ipykernel.kernelapp",
     "pandas",
     "pyarrow",
-    "pyarrow.parquet",
     "matplotlib",
     "matplotlib.pyplot",
     "jinja2",
