@@ -8,9 +8,7 @@ worker that dies mid-unit cannot leave a partial file there.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -55,11 +53,9 @@ def _die_with_parent() -> None:
     """Linux: end this worker when the driver dies (even by SIGKILL), so no orphan keeps
     running kernels while the next run works in OUT."""
     if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() == 1:  # the driver died before prctl took effect
-            os._exit(1)
+        from reportkit.kernels.warm_parent import die_with_parent
+
+        die_with_parent(os.getppid())
 
 
 def worker_init(log_path: str | None) -> None:
