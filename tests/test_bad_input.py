@@ -44,8 +44,8 @@ from openpyxl import Workbook
 
 from reportkit.cli import main
 from reportkit.data.dataset import load_tables
-from reportkit.data.demo import _SheetSpec
-from reportkit.data.demo import write_xlsx as write_fast_xlsx
+from reportkit.data.demo.xlsx import SheetSpec
+from reportkit.data.demo.xlsx import write_xlsx as write_fast_xlsx
 from reportkit.data.schema import ACTIVITIES
 from tests.conftest import write_workbook
 
@@ -171,13 +171,13 @@ def _hundred_thousand_rows(path: Path) -> None:
             [day, f"单位{i % 7}", f"第{i % 13}支部", "主题党日", f"学习{i}", 10, 9, 1.5, None, None]
         )
     rows[-1][0] = "2019-13-45"
-    write_fast_xlsx(path, [_SheetSpec("活动台账", rows, 1, [12] * len(HEADER))])
+    write_fast_xlsx(path, [SheetSpec("活动台账", rows, 1, [12] * len(HEADER))])
 
 
 def _megabyte_cell(path: Path) -> None:
     """openpyxl cuts text at Excel's 32,767 characters; the demo's writer does not."""
     rows = [HEADER, act(), act(主题="长" * 1_000_000)]
-    write_fast_xlsx(path, [_SheetSpec("活动台账", rows, 1, [12] * len(HEADER))])
+    write_fast_xlsx(path, [SheetSpec("活动台账", rows, 1, [12] * len(HEADER))])
 
 
 def _formulas(path: Path) -> None:
@@ -579,12 +579,12 @@ def test_permission_denied_is_a_message(tmp_path: Path, monkeypatch: pytest.Monk
 INTERNAL_ERROR = textwrap.dedent(
     """
     import sys
-    import reportkit.data.ingest as ingest
+    import reportkit.data.ingest.reader as reader
 
     def boom(self, path):
         raise RuntimeError("boom in ingest")
 
-    ingest._Reader.read_file = boom
+    reader.Reader.read_file = boom
     from reportkit.cli import main
     sys.argv = ["reportkit", *sys.argv[1:]]
     main()

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from reportkit.data import dataset as dataset_module
-from reportkit.data import dataset_cache, ingest
+from reportkit.data import dataset_cache
 from reportkit.data.dataset import list_units, load_unit, read_meta, unit_fingerprints
 from reportkit.data.dataset_cache import LOCK, default_cache_dir, open_dataset
+from reportkit.data.ingest import reader
 from reportkit.errors import ValidationFailed
 
 HEADER = ["日期", "单位", "党支部", "活动类型", "主题", "应到人数", "实到人数"]
@@ -135,13 +136,13 @@ def test_only_the_changed_workbook_is_read_again(write_xlsx, tmp_path, monkeypat
     open_dataset(books, cache).close()
     assert stat.S_IMODE((cache / "parsed").stat().st_mode) == 0o700  # it holds roster names
     read: list[str] = []
-    original = ingest._Reader.read_file
+    original = reader.Reader.read_file
 
     def counting(self, path):
         read.append(path.name)
         return original(self, path)
 
-    monkeypatch.setattr(ingest._Reader, "read_file", counting)
+    monkeypatch.setattr(reader.Reader, "read_file", counting)
     book(write_xlsx, "乙局.xlsx", "乙局", topic="改过的主题")
     with open_dataset(books, cache) as again:
         assert read == ["乙局.xlsx"]

@@ -20,10 +20,9 @@ from reportkit.data.demo import (
     DEMO_WORKBOOK,
     PERIOD_END,
     PERIOD_START,
-    _SheetSpec,
     write_demo,
-    write_xlsx,
 )
+from reportkit.data.demo.xlsx import SheetSpec, write_xlsx
 from reportkit.data.schema import ACTIVITIES, DISCIPLINE, MEMBERS, SHEETS, UNITS, Kind
 from reportkit.data.vocabulary import (
     ACTIVITY_TYPES,
@@ -264,7 +263,7 @@ def test_formula_like_text_stays_literal(tmp_path: Path, text: str) -> None:
 
     # The demo's own writer follows the same rule.
     demo_path = tmp_path / "d.xlsx"
-    write_xlsx(demo_path, [_SheetSpec("s", [["标题"], [text, "普通文本"]], 1, [10, 10])])
+    write_xlsx(demo_path, [SheetSpec("s", [["标题"], [text, "普通文本"]], 1, [10, 10])])
     back = openpyxl.load_workbook(demo_path).active["A2"]
     assert back.value == text and back.data_type == "s" and back.quotePrefix
     assert not openpyxl.load_workbook(demo_path).active["B2"].quotePrefix

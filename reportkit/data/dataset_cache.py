@@ -71,8 +71,9 @@ def parser_code() -> str:
     """sha256 of the code that turns workbooks into tables: a change to it re-reads them."""
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256(str(DATASET_FORMAT).encode())
-    for name in ("ingest.py", "schema.py", "vocabulary.py", "text.py", "dataset.py"):
-        digest.update((package / name).read_bytes())
+    files = [package / n for n in ("schema.py", "vocabulary.py", "text.py", "dataset.py")]
+    for path in [*files, *sorted((package / "ingest").glob("*.py"))]:
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
