@@ -141,7 +141,7 @@ def validate(
     Params give extra activity types, file units and the period that log coverage is checked
     against.
     """
-    from reportkit.analysis.stats import coverage_issues
+    from reportkit.analysis.coverage import coverage_issues
     from reportkit.data.ingest import ingest_params, read_workbooks
     from reportkit.params import load_params, period_of
 

@@ -11,14 +11,23 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 from reportkit.errors import UsageError
+from reportkit.jsonsafe import jsonable
 
 Path_ = tuple[str, ...]
 DEFAULT_PARAMS = Path(__file__).resolve().parent.parent / "params" / "default.yaml"
+
+
+class PeriodLike(Protocol):
+    """What functions over a period read: a Period, or anything with its dates and label."""
+
+    start: dt.date
+    end: dt.date
+    label: str
 
 
 @dataclass(frozen=True)
@@ -102,7 +111,7 @@ def load_params(path: Path | None = None, overrides: Iterable[tuple[str, str]] =
         layers += [(leaf, f"文件 {path}") for leaf in _leaves(extra)]
     for key, value in overrides:
         layers.append((set_dotted(params, key, value), f"-p {key}"))
-    checked = Params(_jsonable(params), layers)
+    checked = Params(jsonable(params), layers)
     check_params(checked, checked.origin)
     return checked
 
@@ -148,14 +157,3 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"参数文件 {path} 的顶层应为键值映射")
     return data
-
-
-def _jsonable(value: Any) -> Any:
-    """Dates to ISO strings, keys to strings: what papermill and stats.json can carry."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value

@@ -22,8 +22,8 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook
 
+from reportkit.analysis.coverage import log_coverage
 from reportkit.analysis.norms import check_compliance
-from reportkit.analysis.stats import log_coverage
 from reportkit.cli import main
 from reportkit.data.ingest import read_workbooks
 from reportkit.data.schema import SHEETS, Sheet

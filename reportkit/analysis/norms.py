@@ -13,12 +13,12 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 
 from reportkit.errors import UsageError
-from reportkit.params import as_date
+from reportkit.params import PeriodLike, as_date
 
 MET = "达到一般要求"
 SHORT = "未达到一般要求"
@@ -34,11 +34,6 @@ _PER_WHOLE = {"month": "完整月份", "quarter": "完整季度", "year": "完�
 
 #: 党内职务 that shows a branch has party groups: 党小组长 or 党小组组长.
 _GROUP_LEADER = re.compile(r"党小组(组)?长")
-
-
-class PeriodLike(Protocol):
-    start: dt.date
-    end: dt.date
 
 
 # --------------------------------------------------------------------------- calendar
@@ -71,6 +66,20 @@ def _start_of(day: dt.date, per: str) -> dt.date:
     if per == "quarter":
         return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
     return dt.date(day.year, 1, 1)
+
+
+def in_period(frame: pd.DataFrame, period: PeriodLike, column: str = "date") -> pd.Series:
+    """Boolean mask: the row's date (time of day ignored) lies in the period, both ends in."""
+    if len(frame) == 0:
+        return pd.Series(False, index=frame.index, dtype=bool)
+    days = pd.to_datetime(frame[column]).dt.normalize()
+    start, end = pd.Timestamp(period.start), pd.Timestamp(period.end)
+    return ((days >= start) & (days <= end)).fillna(False).astype(bool)
+
+
+def iso_day(value: Any) -> str | None:
+    """A date-like value as 2019-03-05; None when missing."""
+    return None if pd.isna(value) else pd.Timestamp(value).date().isoformat()
 
 
 def period_key(day: dt.date, per: str) -> str:

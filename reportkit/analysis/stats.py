@@ -18,7 +18,6 @@ Conventions:
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from reportkit.analysis.coverage import log_coverage, max_gap_months
 from reportkit.analysis.norms import (
     SHORT,
     UNIT_LEVEL,
@@ -34,11 +34,14 @@ from reportkit.analysis.norms import (
     check_compliance,
     check_staffing,
     full_member_counts,
+    in_period,
+    iso_day,
     judged_from,
     life_window,
 )
 from reportkit.data.vocabulary import ACTIVITY_TYPES, DISCIPLINE_FORMS, REWARD_CATEGORIES
-from reportkit.errors import Issue
+from reportkit.jsonsafe import jsonable
+from reportkit.params import PeriodLike
 
 __all__ = [
     "SESSION_TYPES",
@@ -49,25 +52,17 @@ __all__ = [
     "branch_sort_key",
     "compliance_summary",
     "compute_stats",
-    "coverage_issues",
     "discipline_stats",
     "display_name",
     "imbalance",
     "in_period",
     "lifetimes",
-    "log_coverage",
     "research",
     "sessions",
 ]
 
 SESSION_TYPES: tuple[str, ...] = ("中心组学习", "专题研讨", "党课")
 DISCIPLINE_ORDER: tuple[str, ...] = (*REWARD_CATEGORIES, *DISCIPLINE_FORMS)
-
-
-class PeriodLike(Protocol):
-    start: dt.date
-    end: dt.date
-    label: str
 
 
 class UnitDataLike(Protocol):
@@ -144,15 +139,6 @@ def _frame(data: Any, name: str, unit: str, columns: Sequence[str]) -> pd.DataFr
     return frame
 
 
-def in_period(frame: pd.DataFrame, period: PeriodLike, column: str = "date") -> pd.Series:
-    """Boolean mask: the row's date (time of day ignored) lies in the period, both ends in."""
-    if len(frame) == 0:
-        return pd.Series(False, index=frame.index, dtype=bool)
-    days = pd.to_datetime(frame[column]).dt.normalize()
-    start, end = pd.Timestamp(period.start), pd.Timestamp(period.end)
-    return ((days >= start) & (days <= end)).fillna(False).astype(bool)
-
-
 def _years(period: PeriodLike) -> list[str]:
     return [str(y) for y in range(period.start.year, period.end.year + 1)]
 
@@ -169,30 +155,6 @@ def _type_counts(types: pd.Series, names: Sequence[str]) -> dict[str, int]:
     counts = {name: int(found.pop(name, 0)) for name in names}
     counts |= {str(k): int(v) for k, v in found.items() if isinstance(k, str) and k}
     return counts
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe: python scalars, str keys, None for NaN/NA/inf."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool | str) or value is None:
-        return value
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalars
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, int):
-        return value
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
 
 
 # --------------------------------------------------------------------------- sections
@@ -339,96 +301,6 @@ def lifetimes(branches: pd.DataFrame) -> dict[str, Lifetime]:
         if name and any(life):
             lives[str(name)] = life
     return lives
-
-
-def _months(start: dt.date, end: dt.date) -> list[str]:
-    """Calendar months from the one holding `start` to the one holding `end`, as 2019-03."""
-    first, last = start.year * 12 + start.month - 1, end.year * 12 + end.month - 1
-    return [f"{m // 12}-{m % 12 + 1:02d}" for m in range(first, last + 1)]
-
-
-def log_coverage(
-    activities: pd.DataFrame, period: PeriodLike, max_gap_months: int = 3
-) -> dict[str, Any]:
-    """Which part of the period the log covers: its first and last dated row in the period, and
-    every run of more than `max_gap_months` calendar months with no row at all.
-
-    A long run at the start is a late start, at the end an early end, anywhere else a gap. Such
-    a log is `partial`: the report says which span its figures rest on, and shows them all.
-    """
-    inside = activities[in_period(activities, period)] if len(activities) else activities
-    days = pd.to_datetime(inside["date"]).dropna() if len(inside) else pd.Series(dtype=object)
-    months = _months(period.start, period.end)
-    active = set(days.dt.strftime("%Y-%m")) if len(days) else set()
-    runs: list[list[str]] = []  # consecutive months without a row
-    for i, month in enumerate(months):
-        if month in active:
-            continue
-        if i and months[i - 1] not in active:
-            runs[-1].append(month)
-        else:
-            runs.append([month])
-    long = [r for r in runs if len(r) > max_gap_months]
-    late = bool(long) and long[0][0] == months[0]
-    early = bool(long) and long[-1][-1] == months[-1] and bool(active)
-    gaps = [
-        {"first": r[0], "last": r[-1], "months": len(r)}
-        for r in long
-        if not (late and r is long[0]) and not (early and r is long[-1])
-    ]
-    return {
-        "first_date": _iso(days.min()) if len(days) else None,
-        "last_date": _iso(days.max()) if len(days) else None,
-        "max_gap_months": max_gap_months,
-        "late_start": late,
-        "early_end": early,
-        "gaps": gaps,
-        "partial": bool(long),
-    }
-
-
-def _max_gap(params: Mapping[str, Any]) -> int:
-    return int(((params.get("coverage") or {}).get("max_gap_months")) or 3)
-
-
-def coverage_issues(
-    activities: pd.DataFrame, period: PeriodLike, params: Mapping[str, Any]
-) -> list[Issue]:
-    """One warning per unit whose log covers only part of the period (see log_coverage)."""
-    issues: list[Issue] = []
-    if len(activities) == 0:
-        return issues
-    dated = activities[activities["date"].notna() & activities["unit"].notna()]
-    for unit, rows in dated.groupby("unit", sort=False):
-        found = log_coverage(rows, period, _max_gap(params))
-        if not found["partial"]:
-            continue
-        parts = []
-        if found["first_date"] is None:
-            parts.append("报告期内没有活动记录")
-        else:
-            parts.append(f"记录从 {found['first_date']} 到 {found['last_date']}")
-            if found["late_start"]:
-                parts.append(f"晚于报告期开始日 {period.start.isoformat()}")
-            if found["early_end"]:
-                parts.append(f"早于报告期结束日 {period.end.isoformat()}")
-            parts += [
-                f"{g['first']} 至 {g['last']} 共 {g['months']} 个月无记录" for g in found["gaps"]
-            ]
-        first = rows.iloc[0]
-        issues.append(
-            Issue(
-                str(first["_file"]),
-                str(first["_sheet"]),
-                None,
-                None,
-                None,
-                f"单位「{unit}」的台账只覆盖报告期的一部分：{'，'.join(parts)}。"
-                "统计照常进行，报告中会说明台账覆盖的时间段",
-                "warning",
-            )
-        )
-    return issues
 
 
 def imbalance(per_branch: Mapping[str, int], bottom_ratio: float = 0.5) -> dict[str, Any]:
@@ -597,10 +469,10 @@ def compute_stats(
         "log": {
             "rows_total": len(activities),
             "rows_in_period": len(inside),
-            "first_date": _iso(activities["date"].min()) if len(activities) else None,
-            "last_date": _iso(activities["date"].max()) if len(activities) else None,
+            "first_date": iso_day(activities["date"].min()) if len(activities) else None,
+            "last_date": iso_day(activities["date"].max()) if len(activities) else None,
         },
-        "coverage": log_coverage(activities, period, _max_gap(params)),
+        "coverage": log_coverage(activities, period, max_gap_months(params)),
         "total_activities": len(inside),
         "counts": _type_counts(inside["type"], types),
         "counts_by_year": counts_by_year,
@@ -616,8 +488,4 @@ def compute_stats(
         "imbalance": imbalance({b["name"]: b["activities"] for b in branches}, bottom_ratio),
         "research": research(inside, period),
     }
-    return _plain(stats)
-
-
-def _iso(value: Any) -> str | None:
-    return None if pd.isna(value) else pd.Timestamp(value).date().isoformat()
+    return jsonable(stats)

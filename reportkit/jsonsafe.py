@@ -1,0 +1,39 @@
+"""JSON-safe values: what papermill parameters and stats.json can carry.
+
+Parameters go to notebooks through papermill as JSON, and statistics are written as stats.json;
+both pass through `jsonable`, so a date, a numpy integer or a missing value reads the same in
+every notebook and every run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+
+def jsonable(value: Any) -> Any:
+    """JSON-safe: python scalars, str keys, dates as ISO strings, None for NaN/NA/inf."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int):
+        return value
+    import pandas as pd  # only for pandas' own missing values (pd.NA, NaT)
+
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
