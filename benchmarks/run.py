@@ -202,8 +202,8 @@ def reportkit_runs(folder: Path, workbooks: list[Path], repeat: int) -> dict[str
 
 def largest_unit(workbook: Path) -> str:
     """The unit with the longest report: the most 附件1 sessions (each a row of its listing)."""
-    from reportkit.analysis.stats import SESSION_TYPES
     from reportkit.data.ingest import read_workbooks
+    from reportkit.data.vocabulary import SESSION_TYPES
 
     activities = read_workbooks([workbook]).tables["activities"]
     sessions = activities[activities["type"].isin(SESSION_TYPES)]

@@ -12,8 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from reportkit.analysis import claims, stats
-from reportkit.analysis.norms import period_label_zh
+from reportkit.analysis.norms import MET, NOT_APPLICABLE, period_label_zh
 from reportkit.data.dataset import UnitData, default_dataset, list_units, load_unit
+from reportkit.data.vocabulary import (
+    DISCIPLINE_ACTS,
+    INTEGRATION_TYPES,
+    LEARNING_TYPES,
+    MEETING_TYPES,
+    ORGANISATION_ACTS,
+    SESSION_TYPES,
+    STUDY_TYPES,
+)
 from reportkit.errors import UsageError
 from reportkit.layout import write_json_atomic
 from reportkit.params import Period, load_params, unit_params
@@ -22,18 +31,6 @@ from reportkit.render.document import Block
 from reportkit.render.outline import PARTS, OutlineDocument
 
 TEMPLATE = "unit_report.j2"
-#: The study activities the prescribed report counts in （一）, in its order.
-STUDY_TYPES = ("中心组学习", "专题研讨", "大课堂", "主题党日", "党课")
-APPENDIX_TYPES = ("中心组学习", "专题研讨", "党课")
-
-
-#: Theory study forms whose shares 二、（一） compares (学习形式以……为主).
-LEARNING_TYPES = ("中心组学习", "专题研讨", "大课堂")
-#: Counts listed in 一、（二）: meetings held (召开) and activities carried out (开展).
-MEETING_TYPES = ("支部党员大会", "支委会", "党小组会", "组织生活会")
-ORGANISATION_ACTS = ("民主评议党员", "谈心谈话", "品牌创建")
-INTEGRATION_TYPES = ("突击队", "示范岗")
-DISCIPLINE_ACTS = ("监督检查", "谈心谈话", "走访慰问")
 _BY = {"year": "分年度", "quarter": "分季度", "month": "分月份"}
 _PER_COLUMN = {"year": "年度", "quarter": "季度", "month": "月份"}
 
@@ -85,7 +82,7 @@ class UnitReport(OutlineDocument):
         )
         data = load_unit(dataset, unit)
         unit_stats = stats.compute_stats(data, period, params)
-        sessions = stats.sessions(data.activities, period, APPENDIX_TYPES)
+        sessions = stats.sessions(data.activities, period, SESSION_TYPES)
         return cls(unit_stats, params, sessions, data)
 
     def write_stats(self, path: str | Path) -> None:
@@ -178,7 +175,7 @@ class UnitReport(OutlineDocument):
         an absence that breaks a norm, which 二、 states as 未开展…."""
         held: dict[str, int] = {}
         for e in self.stats["compliance"]:
-            if e["scope"] == "branch" and e["status"] != "不适用":
+            if e["scope"] == "branch" and e["status"] != NOT_APPLICABLE:
                 held[e["rule"]] = held.get(e["rule"], 0) + e["activities"]
         counts = self.stats["counts"]
         return [rule for rule, n in held.items() if not n and not counts.get(rule, 0)]
@@ -187,9 +184,9 @@ class UnitReport(OutlineDocument):
         """Branch -> whether every judged rule is met; branches with nothing judged are left out."""
         judged: dict[str, bool] = {}
         for entry in self.stats["compliance"]:
-            if entry["status"] == "不适用" or entry["scope"] != "branch":
+            if entry["status"] == NOT_APPLICABLE or entry["scope"] != "branch":
                 continue
-            ok = entry["status"] == "达到一般要求"
+            ok = entry["status"] == MET
             judged[entry["branch"]] = judged.get(entry["branch"], True) and ok
         return judged
 
@@ -233,17 +230,23 @@ class UnitReport(OutlineDocument):
         per_word = {"month": "每月", "quarter": "每季度", "year": "每年"}
         rule_rows = []
         for rule in rules:
-            entries = [e for e in s["compliance"] if e["rule"] == rule and e["status"] != "不适用"]
+            entries = [
+                e for e in s["compliance"] if e["rule"] == rule and e["status"] != NOT_APPLICABLE
+            ]
             if not entries:
                 continue
             first = entries[0]
-            met = sum(1 for e in entries if e["status"] == "达到一般要求")
+            met = sum(1 for e in entries if e["status"] == MET)
             rule_rows.append(
                 [rule, f"{per_word[first['per']]}不少于{first['min']}次", len(entries), met]
             )
         by_branch: dict[str, dict[str, str]] = {}
         for e in s["compliance"]:
-            cell = "—" if e["status"] == "不适用" else f"{e['periods_met']}/{e['periods_judged']}"
+            cell = (
+                "—"
+                if e["status"] == NOT_APPLICABLE
+                else f"{e['periods_met']}/{e['periods_judged']}"
+            )
             by_branch.setdefault(e["branch"], {})[e["rule"]] = cell
         return {
             "study_by_time": {

@@ -13,10 +13,11 @@ import yaml
 
 from reportkit.analysis import stats
 from reportkit.data.dataset import ingest_to_dataset, list_units, load_unit
+from reportkit.data.vocabulary import SESSION_TYPES
 from reportkit.params import DEFAULT_PARAMS, load_params, period_of, unit_params
 from reportkit.params_schema import leaf_paths, narrative_keys, schema
 from reportkit.render.fonts import resolve_fonts
-from reportkit.report import APPENDIX_TYPES, UnitReport
+from reportkit.report import UnitReport
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
@@ -170,7 +171,7 @@ def test_schema_default_yaml_and_code_agree(tmp_path):
     period = period_of(Recorder(load_params(), seen))
     data = load_unit(tmp_path / "ds", unit)
     unit_stats = stats.compute_stats(data, period, params)
-    report = UnitReport(unit_stats, params, stats.sessions(data.activities, period, APPENDIX_TYPES))
+    report = UnitReport(unit_stats, params, stats.sessions(data.activities, period, SESSION_TYPES))
     report.all_blocks()
     resolve_fonts(params.get("fonts"))
     read = {_generalise(p) for p in seen if not p[0].startswith("_")}

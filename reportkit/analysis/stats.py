@@ -39,7 +39,13 @@ from reportkit.analysis.norms import (
     judged_from,
     life_window,
 )
-from reportkit.data.vocabulary import ACTIVITY_TYPES, DISCIPLINE_FORMS, REWARD_CATEGORIES
+from reportkit.data.vocabulary import (
+    ACTIVITY_TYPES,
+    DISCIPLINE_FORMS,
+    RESEARCH_TYPE,
+    REWARD_CATEGORIES,
+    SESSION_TYPES,
+)
 from reportkit.jsonsafe import jsonable
 from reportkit.params import PeriodLike
 
@@ -61,7 +67,6 @@ __all__ = [
     "sessions",
 ]
 
-SESSION_TYPES: tuple[str, ...] = ("中心组学习", "专题研讨", "党课")
 DISCIPLINE_ORDER: tuple[str, ...] = (*REWARD_CATEGORIES, *DISCIPLINE_FORMS)
 
 
@@ -382,7 +387,7 @@ def discipline_stats(discipline: pd.DataFrame, period: PeriodLike) -> dict[str, 
 
 def research(activities: pd.DataFrame, period: PeriodLike) -> dict[str, Any]:
     """调研 in the period, per year and per branch, with a yearly average over the period."""
-    rows = activities[(activities["type"] == "调研").fillna(False).astype(bool)]
+    rows = activities[(activities["type"] == RESEARCH_TYPE).fillna(False).astype(bool)]
     years = pd.to_datetime(rows["date"]).dt.year.astype("Int64").astype(str)
     by_year = {y: int((years == y).sum()) for y in _years(period)}
     branch = branch_names(rows).replace("", UNIT_LEVEL)

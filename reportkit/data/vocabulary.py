@@ -34,6 +34,26 @@ ACTIVITY_TYPES: dict[str, tuple[str, ...]] = {
     "其他": (),
 }
 
+# Groups of activity types that the report, the summary and the index speak of together.
+#: Theory study, in the order the prescribed report counts it in 一、（一）.
+STUDY_TYPES: tuple[str, ...] = ("中心组学习", "专题研讨", "大课堂", "主题党日", "党课")
+#: Study sessions listed one by one in the report's 附件 (with their topics and attendance).
+SESSION_TYPES: tuple[str, ...] = ("中心组学习", "专题研讨", "党课")
+#: Theory study forms whose shares the report compares (学习形式以……为主).
+LEARNING_TYPES: tuple[str, ...] = ("中心组学习", "专题研讨", "大课堂")
+#: Meetings held (召开), counted in 一、（二）.
+MEETING_TYPES: tuple[str, ...] = ("支部党员大会", "支委会", "党小组会", "组织生活会")
+#: Organisation activities carried out (开展), counted in 一、（二）.
+ORGANISATION_ACTS: tuple[str, ...] = ("民主评议党员", "谈心谈话", "品牌创建")
+#: Party building joined with the unit's work (党建与业务融合).
+INTEGRATION_TYPES: tuple[str, ...] = ("突击队", "示范岗")
+#: Activities of discipline and conduct (党风廉政).
+DISCIPLINE_ACTS: tuple[str, ...] = ("监督检查", "谈心谈话", "走访慰问")
+#: The headline counts: index.html's columns and the summary's opening sentence.
+KEY_TYPES: tuple[str, ...] = ("中心组学习", "主题党日", "党课")
+#: Research visits, which the report lists with their topics.
+RESEARCH_TYPE = "调研"
+
 #: 奖惩记录.类别: rewards first, then the four forms of discipline supervision (四种形态).
 REWARD_CATEGORIES: tuple[str, ...] = ("表彰", "奖励")
 DISCIPLINE_FORMS: tuple[str, ...] = ("第一种形态", "第二种形态", "第三种形态", "第四种形态")

@@ -20,8 +20,7 @@ import jinja2
 from markupsafe import Markup
 
 from reportkit import __version__
-
-KEY_TYPES = ("中心组学习", "主题党日", "党课")
+from reportkit.data.vocabulary import KEY_TYPES
 
 
 @cache

@@ -9,16 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from reportkit.analysis import claims
+from reportkit.analysis.norms import MET, NOT_APPLICABLE
 from reportkit.analysis.stats import display_name
+from reportkit.data.vocabulary import KEY_TYPES, STUDY_TYPES
 from reportkit.render import charts
 from reportkit.render.document import Block
 from reportkit.render.outline import OutlineDocument
 
 TEMPLATE = "summary.j2"
 PARTS = ("overview", "compliance", "ranking")
-KEY_TYPES = ("中心组学习", "专题研讨", "大课堂", "主题党日", "党课")
-#: The counts the opening paragraph names, when non-zero.
-OPENING_TYPES = ("中心组学习", "主题党日", "党课")
 
 
 def _share(met: int, judged: int) -> float | None:
@@ -61,7 +60,7 @@ class Summary(OutlineDocument):
         return [
             e
             for e in unit["compliance"]
-            if e["status"] != "不适用" and (rule is None or e["rule"] == rule)
+            if e["status"] != NOT_APPLICABLE and (rule is None or e["rule"] == rule)
         ]
 
     def compliance_rate(self, unit: Mapping[str, Any]) -> float | None:
@@ -80,8 +79,8 @@ class Summary(OutlineDocument):
             "end": period["end"],
             "total": sum(sum(u["counts"].values()) for u in units),
             "key_counts": claims.nonzero(
-                {t: sum(u["counts"].get(t, 0) for u in units) for t in OPENING_TYPES},
-                OPENING_TYPES,
+                {t: sum(u["counts"].get(t, 0) for u in units) for t in KEY_TYPES},
+                KEY_TYPES,
             ),
             "compliance": claims.compliance(
                 {u["unit"]: not u.get("branches_short") for u in units if self._judged(u)}
@@ -99,7 +98,7 @@ class Summary(OutlineDocument):
             overview_rows.append(
                 [
                     self.short_name(u["unit"]),
-                    *(u["counts"].get(t, 0) for t in KEY_TYPES),
+                    *(u["counts"].get(t, 0) for t in STUDY_TYPES),
                     len(u["branches"]),
                     len(u.get("branches_short") or []),
                     "—" if ratio is None else f"{ratio * 100:.1f}%",
@@ -110,7 +109,7 @@ class Summary(OutlineDocument):
             cells = []
             for rule in rules:
                 judged = self._judged(u, rule)
-                met = sum(1 for e in judged if e["status"] == "达到一般要求")
+                met = sum(1 for e in judged if e["status"] == MET)
                 cells.append(f"{met}/{len(judged)}" if judged else "—")
             compliance_rows.append([self.short_name(u["unit"]), *cells])
         ranked = sorted(
@@ -136,7 +135,7 @@ class Summary(OutlineDocument):
                 "caption": "各单位主要数据（次）",
                 "columns": [
                     "单位",
-                    *(display_name(t, self.params) for t in KEY_TYPES),
+                    *(display_name(t, self.params) for t in STUDY_TYPES),
                     "党支部数",
                     "未达一般要求的支部数",
                     "专职党务人员占比",
@@ -166,7 +165,7 @@ class Summary(OutlineDocument):
             row = []
             for rule in rules:
                 judged = self._judged(u, rule)
-                met = sum(1 for e in judged if e["status"] == "达到一般要求")
+                met = sum(1 for e in judged if e["status"] == MET)
                 row.append(_share(met, len(judged)))
             values.append(row)
         names = [self.short_name(u["unit"]) for u in self.units]
