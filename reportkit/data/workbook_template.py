@@ -154,9 +154,9 @@ def check_writable(paths: Sequence[Path], force: bool) -> None:
         )
 
 
-def write_atomically(path: Path, write: Callable[[Path], None], *, force: bool = False) -> Path:
-    """Write a workbook the kit makes through layout.write_atomically; never overwrite unless
-    `force`, so `template` and `demo` cannot destroy an analyst's filled-in log."""
+def write_new_file(path: Path, write: Callable[[Path], None], *, force: bool = False) -> Path:
+    """Write a file the kit makes (template, demo) through layout.write_atomically, which never
+    overwrites here unless `force`: `template` and `demo` cannot destroy an analyst's log."""
     path = Path(path)
     check_writable([path], force)
     try:
@@ -170,7 +170,7 @@ def write_atomically(path: Path, write: Callable[[Path], None], *, force: bool =
 
 def write_template(path: Path, force: bool = False) -> Path:
     """Write the blank workbook to `path`; refuse to replace an existing file unless `force`."""
-    return write_atomically(Path(path), lambda tmp: build_template().save(tmp), force=force)
+    return write_new_file(Path(path), lambda tmp: build_template().save(tmp), force=force)
 
 
 def build_template() -> Workbook:

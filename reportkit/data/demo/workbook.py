@@ -10,7 +10,7 @@ from reportkit.data.demo.mess import messy_log
 from reportkit.data.demo.units import Demo
 from reportkit.data.demo.xlsx import SheetSpec, write_xlsx
 from reportkit.data.schema import ACTIVITIES, DISCIPLINE, MEMBERS, UNITS
-from reportkit.data.workbook_template import check_writable, write_atomically
+from reportkit.data.workbook_template import check_writable, write_new_file
 
 DEMO_WORKBOOK = "demo.xlsx"
 DEMO_PARAMS = "params.yaml"
@@ -31,9 +31,9 @@ def write_demo(
     book, params = out_dir / DEMO_WORKBOOK, out_dir / DEMO_PARAMS
     check_writable([book, params], force)
     demo = build_demo(units, rows, seed)
-    write_atomically(book, lambda tmp: write_demo_workbook(demo, tmp, seed), force=force)
+    write_new_file(book, lambda tmp: write_demo_workbook(demo, tmp, seed), force=force)
     text = _params_text(units, rows, seed)
-    write_atomically(params, lambda tmp: tmp.write_text(text, encoding="utf-8"), force=force)
+    write_new_file(params, lambda tmp: tmp.write_text(text, encoding="utf-8"), force=force)
     return [book, params]
 
 
