@@ -43,6 +43,8 @@ from typing import Any
 import jinja2
 import yaml
 
+from reportkit.render.tables import as_text, column_widths, text_columns
+
 BLOCKS_MIME = "application/vnd.reportkit.blocks+json"
 #: The cell tag that puts an analyst's Markdown cell, or a code cell's outputs, in the report.
 REPORT_TAG = "report"
@@ -69,7 +71,17 @@ def _environment() -> jinja2.Environment:
 
 def blocks_to_html(blocks: list[Block]) -> str:
     """An HTML fragment for blocks; all text escaped, images as data URIs (no external URL)."""
-    return _environment().get_template("blocks.html.j2").render(blocks=blocks)
+    laid_out = [_with_table_layout(b) if b.get("kind") == "table" else b for b in blocks]
+    return _environment().get_template("blocks.html.j2").render(blocks=laid_out)
+
+
+def _with_table_layout(block: Block) -> Block:
+    """A table block with its column widths (percent) and text columns (reportkit.render.tables,
+    the rule PDF and DOCX use too)."""
+    columns = [as_text(c) for c in block.get("columns") or []]
+    rows = block.get("rows") or []
+    widths = column_widths(columns, rows, 10_000)
+    return {**block, "widths": [w / 100 for w in widths], "text_columns": text_columns(rows)}
 
 
 def bundle(blocks: list[Block]) -> dict[str, Any]:
