@@ -48,8 +48,18 @@ def run(workbook: Path, out: Path, env: dict[str, str]) -> dict[str, object]:
     before = os.times()
     started = time.perf_counter()
     subprocess.run(
-        [str(BIN / "reportkit"), "run", str(workbook), "--out", str(out), "--formats", "html"]
-        + ["--jobs", "2", "--force"],
+        [
+            str(BIN / "reportkit"),
+            "run",
+            str(workbook),
+            "--out",
+            str(out),
+            "--formats",
+            "html",
+            "--jobs",
+            "2",
+            "--force",
+        ],
         env={**os.environ, **env},
         check=True,
         capture_output=True,
@@ -70,8 +80,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         subprocess.run(
-            [str(BIN / "reportkit"), "demo", "--out", str(folder)]
-            + ["--units", str(args.units), "--rows", str(args.rows)],
+            [
+                str(BIN / "reportkit"),
+                "demo",
+                "--out",
+                str(folder),
+                "--units",
+                str(args.units),
+                "--rows",
+                str(args.rows),
+            ],
             check=True,
             capture_output=True,
         )

@@ -63,11 +63,13 @@ def check_five(copy: Path, original: Path, issues: list[dict]) -> None:
     assert book.sheetnames == [SUMMARY_SHEET, "活动台账"]
     assert book.active.title == SUMMARY_SHEET
     sheet = book["活动台账"]
-    assert filled(sheet, RED) == set(FIVE) and filled(sheet, YELLOW) == set()
+    assert filled(sheet, RED) == set(FIVE)
+    assert filled(sheet, YELLOW) == set()
     comments = {c.coordinate: c.comment.text for row in sheet.iter_rows() for c in row if c.comment}
     assert set(comments) == set(FIVE)
     for ref, fragment in FIVE.items():
-        assert comments[ref].startswith("错误：") and fragment in comments[ref]
+        assert comments[ref].startswith("错误：")
+        assert fragment in comments[ref]
     # The cells themselves hold what the analyst typed.
     before = load_workbook(original)["活动台账"]
     assert [[c.value for c in r] for r in sheet.iter_rows()] == [
@@ -76,11 +78,14 @@ def check_five(copy: Path, original: Path, issues: list[dict]) -> None:
 
     summary = book[SUMMARY_SHEET]
     rows = list(summary.iter_rows(values_only=True))
-    assert rows[0] == SUMMARY_HEADER and len(rows) == 6
+    assert rows[0] == SUMMARY_HEADER
+    assert len(rows) == 6
     by_message = {i["message"]: i for i in issues}
     for number, row in enumerate(summary.iter_rows(min_row=2), start=1):
         values = [c.value for c in row]
-        assert values[0] == number and values[1] == "错误" and values[2] == "活动台账"
+        assert values[0] == number
+        assert values[1] == "错误"
+        assert values[2] == "活动台账"
         ref, issue = values[3], by_message[values[7]]
         assert (values[4], values[5]) == (issue["row"], issue["column"])
         assert FIVE[ref] in values[7]
@@ -102,13 +107,14 @@ def test_five_bad_cells_are_marked_and_listed(tmp_path: Path) -> None:
 
 
 def test_warnings_are_yellow_and_a_clean_workbook_loses_its_stale_copy(tmp_path: Path) -> None:
-    rows = [HEADER + ["额外列"], act() + ["x"]]
+    rows = [[*HEADER, "额外列"], [*act(), "x"]]
     path = xlsx(tmp_path / "w.xlsx", {"活动台账": rows})
     proc = reportkit("validate", path, "--annotate", "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr  # warnings alone
     copy = tmp_path / "out" / "w.校验.xlsx"
     sheet = load_workbook(copy)["活动台账"]
-    assert filled(sheet, YELLOW) == {"K1"} and filled(sheet, RED) == set()
+    assert filled(sheet, YELLOW) == {"K1"}
+    assert filled(sheet, RED) == set()
     assert sheet["K1"].comment.text.startswith("警告：未知的列")
 
     xlsx(path, {"活动台账": [HEADER, act()]})  # fixed; a period the one-row log covers

@@ -302,13 +302,13 @@ CASES: list[Case] = [
     Case(
         "missing_required_column",
         _sheets(
-            "missing.xlsx", {"活动台账": [TITLE, ["日期", "单位", "主题"], act()[:2] + ["学习"]]}
+            "missing.xlsx", {"活动台账": [TITLE, ["日期", "单位", "主题"], [*act()[:2], "学习"]]}
         ),
         (Where("missing.xlsx", "缺少必填列 「活动类型」", "活动台账", 2),),
     ),
     Case(
         "duplicate_columns",
-        _sheets("dup.xlsx", {"活动台账": [HEADER + ["活动日期"], act() + [dt.date(2019, 3, 6)]]}),
+        _sheets("dup.xlsx", {"活动台账": [[*HEADER, "活动日期"], [*act(), dt.date(2019, 3, 6)]]}),
         (Where("dup.xlsx", "都对应「日期」", "活动台账", 1, "活动日期"),),
     ),
     # -- every wrong value kind, at Excel row 4 ---------------------------------------------------
@@ -448,7 +448,8 @@ def assert_named(stderr: str, case: Case, paths: Sequence[Path]) -> None:
 
 def assert_clean_failure(proc: subprocess.CompletedProcess, case: Case) -> None:
     assert proc.returncode == case.exit_code, proc.stderr
-    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stdout
     assert CHINESE.search(proc.stderr), proc.stderr
     assert len(proc.stderr) < 20_000  # a 1 MB cell or 100,000 rows never flood the terminal
 
@@ -499,7 +500,8 @@ def test_long_values_are_clipped_in_messages(built) -> None:
     case = next(c for c in CASES if c.id == "megabyte_text_cell")
     result = CliRunner().invoke(main, ["validate", "--json", *map(str, built(case))])
     (issue,) = json.loads(result.stdout)
-    assert issue["value"].startswith("长" * 80) and issue["value"].endswith("（共 1000000 个字符）")
+    assert issue["value"].startswith("长" * 80)
+    assert issue["value"].endswith("（共 1000000 个字符）")
     assert len(issue["value"]) < 120
 
 
@@ -570,7 +572,8 @@ def test_permission_denied_is_a_message(tmp_path: Path, monkeypatch: pytest.Monk
         assert result.exit_code == 1, result.output
         assert f"错误：{path}：没有读取该文件的权限" in result.stderr
         assert "Traceback" not in result.output
-        assert not (tmp_path / "OUT").exists() and not (tmp_path / "build").exists()
+        assert not (tmp_path / "OUT").exists()
+        assert not (tmp_path / "build").exists()
 
 
 # --------------------------------------------------------------------------------------------
@@ -606,11 +609,13 @@ def test_internal_error_shows_a_traceback_only_with_debug(tmp_path: Path) -> Non
 
     quiet = call("run", str(good), "--out", "OUT")
     assert quiet.returncode == 1
-    assert "内部错误" in quiet.stderr and "--debug" in quiet.stderr
+    assert "内部错误" in quiet.stderr
+    assert "--debug" in quiet.stderr
     assert "Traceback" not in quiet.stderr
     loud = call("--debug", "run", str(good), "--out", "OUT")
     assert loud.returncode == 1
-    assert "Traceback" in loud.stderr and "RuntimeError: boom in ingest" in loud.stderr
+    assert "Traceback" in loud.stderr
+    assert "RuntimeError: boom in ingest" in loud.stderr
     assert not (tmp_path / "OUT").exists()
 
 
@@ -621,7 +626,8 @@ def test_debug_shows_the_traceback_of_a_data_error(built, tmp_path: Path) -> Non
     assert "Traceback" not in proc.stderr
     proc = reportkit("--debug", "run", *built(case), "--out", "OUT", cwd=tmp_path)
     assert proc.returncode == 1
-    assert "Traceback" in proc.stderr and "ValidationFailed" in proc.stderr
+    assert "Traceback" in proc.stderr
+    assert "ValidationFailed" in proc.stderr
     assert not (tmp_path / "OUT").exists()
 
 
@@ -663,7 +669,8 @@ def test_unit_missing_from_units_sheet_is_a_warning(tmp_path: Path) -> None:
     proc = reportkit("validate", path, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert f"警告：{path}，工作表「活动台账」，第 3 行：单位「丙局」出现在活动台账中" in proc.stderr
-    assert "Traceback" not in proc.stderr and "错误" not in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "错误" not in proc.stderr
     assert "共 2 个单位" in proc.stdout
 
 
@@ -675,11 +682,13 @@ def test_same_unit_in_two_files_rows_merge_and_duplicates_are_warned(tmp_path: P
         f"警告：{b}，工作表「活动台账」，第 4 行：与 {a} 工作表「活动台账」第 3 行完全相同，"
         "可能重复登记"
     ) in proc.stderr
-    assert "活动台账 6 行" in proc.stdout and "共 1 个单位" in proc.stdout
+    assert "活动台账 6 行" in proc.stdout
+    assert "共 1 个单位" in proc.stdout
     proc = reportkit("ingest", a, b, "--out", "ds", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = load_tables(tmp_path / "ds")["activities"]
-    assert len(rows) == 6 and set(rows["unit"]) == {"甲局"}
+    assert len(rows) == 6
+    assert set(rows["unit"]) == {"甲局"}
     assert sorted(zip(rows["_file"], rows["_row"], strict=True)) == sorted(
         [(str(a), 2), (str(a), 3), (str(a), 4), (str(b), 3), (str(b), 4), (str(b), 5)]
     )
@@ -698,7 +707,8 @@ def test_same_unit_in_two_files_counts_add_up_in_the_report(tmp_path: Path) -> N
     (unit,) = manifest["units"]
     stats = json.loads((tmp_path / "OUT" / unit["dir"] / "stats.json").read_text("utf-8"))
     assert stats["unit"] == "甲局"
-    assert stats["counts"]["主题党日"] == 4 and stats["counts"]["党课"] == 2
+    assert stats["counts"]["主题党日"] == 4
+    assert stats["counts"]["党课"] == 2
     assert sum(stats["counts"].values()) == 6
     assert "完全相同" in (tmp_path / "OUT" / "run.log").read_text(encoding="utf-8")
 

@@ -270,6 +270,129 @@ def _type_of(stats: Mapping[str, Any], shown: str) -> str:
     return inverse.get(shown, shown)
 
 
+class _ClaimChecks:
+    """One check per kind of claim, each re-deriving the claim's figures from stats.json."""
+
+    def __init__(self, stats: Mapping[str, Any]) -> None:
+        self.stats = stats
+        self.counts = stats["counts"]
+        self.years = _whole_years(stats)
+        self.by_year = stats["counts_by_year"]
+
+    def year_total(self, year: str, types: Iterable[str]) -> int:
+        return sum(self.by_year[year].get(t, 0) for t in types)
+
+    def learning_share(self, m: re.Match) -> None:
+        kinds = [_type_of(self.stats, m[i]) for i in (1, 2, 3)]
+        main = _type_of(self.stats, m[4])
+        values = {k: self.counts.get(k, 0) for k in kinds}
+        assert main == "中心组学习"
+        assert all(values[main] > v for k, v in values.items() if k != main)
+        assert int(m[5]) == int(100 * values[main] / sum(values.values()) + 0.5)
+
+    def branches_times(self, m: re.Match) -> None:
+        per_branch = self.stats["imbalance"]["by_branch"]
+        assert len(per_branch) >= 2
+        top, low = max(per_branch.values()), min(per_branch.values())
+        assert m[1].split("、") == [b for b, v in per_branch.items() if v == top]
+        assert m[3].split("、") == [b for b, v in per_branch.items() if v == low]
+        assert (int(m[2]), int(m[4])) == (top, low)
+        assert low > 0
+        assert top / low >= 1.5
+        assert m[5] == _fmt(top / low)
+
+    def branches_more(self, m: re.Match) -> None:
+        per_branch = self.stats["imbalance"]["by_branch"]
+        top, low = max(per_branch.values()), min(per_branch.values())
+        assert m[1].split("、") == [b for b, v in per_branch.items() if v == top]
+        assert m[3].split("、") == [b for b, v in per_branch.items() if v == low]
+        assert (int(m[2]), int(m[4])) == (top, low)
+        assert 0 < low < top < 1.5 * low
+        assert int(m[5]) == top - low
+
+    def branches_none(self, m: re.Match) -> None:
+        per_branch = self.stats["imbalance"]["by_branch"]
+        top = max(per_branch.values())
+        assert len(per_branch) >= 2
+        assert int(m[2]) == top
+        assert m[1].split("、") == [b for b, v in per_branch.items() if v == top]
+        assert m[3].split("、") == [b for b, v in per_branch.items() if v == 0]
+
+    def forms_times(self, m: re.Match) -> None:
+        forms, rewards = self.stats["discipline"]["forms"], self.stats["discipline"]["rewards"]
+        assert (int(m[1]), int(m[2])) == (forms, rewards)
+        assert rewards
+        assert forms / rewards >= 1.5
+        assert m[3] == _fmt(forms / rewards)
+
+    def study_peak(self, m: re.Match) -> None:
+        assert len(self.years) >= 2
+        totals = {y: self.year_total(y, STUDY) for y in self.years}
+        top = max(totals.values())
+        leaders = [y for y in self.years if totals[y] == top]
+        assert len(set(totals.values())) > 1
+        assert len(leaders) <= len(self.years) // 2
+        assert sum(totals.values()) >= len(self.years)
+        assert m[1].split("年、") == [y for y in self.years if totals[y] == top]
+        assert int(m[2]) == top
+
+    def compliance(self, m: re.Match) -> None:
+        judged: dict[str, bool] = {}
+        for e in self.stats["compliance"]:
+            if e["scope"] == "branch" and e["status"] != "不适用":
+                met_rule = e["status"] == "达到一般要求"
+                judged[e["branch"]] = judged.get(e["branch"], True) and met_rule
+        met = sum(judged.values())
+        phrase = m[0]
+        if phrase.startswith("该党支部"):
+            assert len(judged) == 1
+            assert met == 1
+        elif "中有" in phrase:
+            assert (int(m["n"]), int(m["m"])) == (len(judged), met)
+            assert 1 <= met < len(judged)
+        elif "均存在" in phrase:
+            assert int(m["n"]) == len(judged) >= 2
+            assert met == 0
+        else:
+            assert int(m["n"]) == len(judged) >= 2
+            assert met == len(judged)
+
+    def central_average(self, m: re.Match) -> tuple[float, dict[str, int]]:
+        central = {y: self.year_total(y, ("中心组学习",)) for y in self.years}
+        assert len(self.years) >= 2
+        mean = sum(central.values()) / len(self.years)
+        assert m["avg"] == (_fmt(mean) if mean >= 1 else None)
+        return mean, central
+
+    def central_even(self, m: re.Match) -> None:
+        mean, central = self.central_average(m)
+        assert all(v >= 0.75 * mean for v in central.values())
+
+    def central_low(self, m: re.Match) -> None:
+        mean, central = self.central_average(m)
+        low = [y for y, v in central.items() if v < 0.75 * mean]
+        lowest = min(central[y] for y in low)
+        assert m["years"].split("年、") == [y for y in low if central[y] == lowest]
+        assert (int(m["n"]) if m["n"] else 0) == lowest
+
+    def central_rare(self, m: re.Match) -> None:
+        idle = [y for y in self.years if not self.year_total(y, ("中心组学习",))]
+        assert (int(m[1]), int(m[2])) == (len(self.years), len(idle))
+        assert 2 * len(idle) > len(self.years)
+
+    def research_average(self, m: re.Match) -> None:
+        assert len(self.years) >= 2
+        assert int(m[1]) == self.stats["research"]["count"]
+        by = self.stats["research"]["by_year"]
+        mean = sum(by.get(y, 0) for y in self.years) / len(self.years)
+        assert mean >= 1
+        assert m[2] == _fmt(mean)
+
+    def attendance(self, m: re.Match) -> None:
+        rate = self.stats["attendance"]["present"] / self.stats["attendance"]["expected"]
+        assert int(m[1]) == int(100 * rate + 0.5) > 0
+
+
 def check_claims(text: str, stats: Mapping[str, Any]) -> None:
     """Re-derive every 为主, 倍, 最多/最少/最为集中 and 均 claim in `text` from stats.json.
 
@@ -278,139 +401,38 @@ def check_claims(text: str, stats: Mapping[str, Any]) -> None:
     """
     assert not ZERO.search(text), f"a zero stated as a figure: {ZERO.search(text)}"
     assert not re.search(r"相差[^。；]*倍", text)
-    counts = stats["counts"]
-    years = _whole_years(stats)
-    by_year = stats["counts_by_year"]
-
-    def year_total(year: str, types: Iterable[str]) -> int:
-        return sum(by_year[year].get(t, 0) for t in types)
-
-    def learning_share(m: re.Match) -> None:
-        kinds = [_type_of(stats, m[i]) for i in (1, 2, 3)]
-        main = _type_of(stats, m[4])
-        values = {k: counts.get(k, 0) for k in kinds}
-        assert main == "中心组学习"
-        assert all(values[main] > v for k, v in values.items() if k != main)
-        assert int(m[5]) == int(100 * values[main] / sum(values.values()) + 0.5)
-
-    def branches_times(m: re.Match) -> None:
-        per_branch = stats["imbalance"]["by_branch"]
-        assert len(per_branch) >= 2
-        top, low = max(per_branch.values()), min(per_branch.values())
-        assert m[1].split("、") == [b for b, v in per_branch.items() if v == top]
-        assert m[3].split("、") == [b for b, v in per_branch.items() if v == low]
-        assert (int(m[2]), int(m[4])) == (top, low) and low > 0 and top / low >= 1.5
-        assert m[5] == _fmt(top / low)
-
-    def branches_more(m: re.Match) -> None:
-        per_branch = stats["imbalance"]["by_branch"]
-        top, low = max(per_branch.values()), min(per_branch.values())
-        assert m[1].split("、") == [b for b, v in per_branch.items() if v == top]
-        assert m[3].split("、") == [b for b, v in per_branch.items() if v == low]
-        assert (int(m[2]), int(m[4])) == (top, low) and 0 < low < top < 1.5 * low
-        assert int(m[5]) == top - low
-
-    def branches_none(m: re.Match) -> None:
-        per_branch = stats["imbalance"]["by_branch"]
-        top = max(per_branch.values())
-        assert len(per_branch) >= 2 and int(m[2]) == top
-        assert m[1].split("、") == [b for b, v in per_branch.items() if v == top]
-        assert m[3].split("、") == [b for b, v in per_branch.items() if v == 0]
-
-    def forms_times(m: re.Match) -> None:
-        forms, rewards = stats["discipline"]["forms"], stats["discipline"]["rewards"]
-        assert (int(m[1]), int(m[2])) == (forms, rewards) and rewards and forms / rewards >= 1.5
-        assert m[3] == _fmt(forms / rewards)
-
-    def study_peak(m: re.Match) -> None:
-        assert len(years) >= 2
-        totals = {y: year_total(y, STUDY) for y in years}
-        top = max(totals.values())
-        leaders = [y for y in years if totals[y] == top]
-        assert len(set(totals.values())) > 1 and len(leaders) <= len(years) // 2
-        assert sum(totals.values()) >= len(years)
-        assert m[1].split("年、") == [y for y in years if totals[y] == top] and int(m[2]) == top
-
-    def compliance(m: re.Match) -> None:
-        judged: dict[str, bool] = {}
-        for e in stats["compliance"]:
-            if e["scope"] == "branch" and e["status"] != "不适用":
-                met_rule = e["status"] == "达到一般要求"
-                judged[e["branch"]] = judged.get(e["branch"], True) and met_rule
-        met = sum(judged.values())
-        phrase = m[0]
-        if phrase.startswith("该党支部"):
-            assert len(judged) == 1 and met == 1
-        elif "中有" in phrase:
-            assert (int(m["n"]), int(m["m"])) == (len(judged), met) and 1 <= met < len(judged)
-        elif "均存在" in phrase:
-            assert int(m["n"]) == len(judged) >= 2 and met == 0
-        else:
-            assert int(m["n"]) == len(judged) >= 2 and met == len(judged)
-
-    def central_average(m: re.Match) -> tuple[float, dict[str, int]]:
-        central = {y: year_total(y, ("中心组学习",)) for y in years}
-        assert len(years) >= 2
-        mean = sum(central.values()) / len(years)
-        assert m["avg"] == (_fmt(mean) if mean >= 1 else None)
-        return mean, central
-
-    def central_even(m: re.Match) -> None:
-        mean, central = central_average(m)
-        assert all(v >= 0.75 * mean for v in central.values())
-
-    def central_low(m: re.Match) -> None:
-        mean, central = central_average(m)
-        low = [y for y, v in central.items() if v < 0.75 * mean]
-        lowest = min(central[y] for y in low)
-        assert m["years"].split("年、") == [y for y in low if central[y] == lowest]
-        assert (int(m["n"]) if m["n"] else 0) == lowest
-
-    def central_rare(m: re.Match) -> None:
-        idle = [y for y in years if not year_total(y, ("中心组学习",))]
-        assert (int(m[1]), int(m[2])) == (len(years), len(idle)) and 2 * len(idle) > len(years)
-
-    def research_average(m: re.Match) -> None:
-        assert len(years) >= 2 and int(m[1]) == stats["research"]["count"]
-        by = stats["research"]["by_year"]
-        mean = sum(by.get(y, 0) for y in years) / len(years)
-        assert mean >= 1 and m[2] == _fmt(mean)
-
-    def attendance(m: re.Match) -> None:
-        rate = stats["attendance"]["present"] / stats["attendance"]["expected"]
-        assert int(m[1]) == int(100 * rate + 0.5) > 0
-
+    check = _ClaimChecks(stats)
     name = r"[^，。；、]+?"
     names = rf"{name}(?:、{name})*"
     checks = [
         (
             rf"在({name})、({name})和({name})中，({name})占(\d+)%，学习形式仍以中心组学习为主",
-            learning_share,
+            check.learning_share,
         ),
         (
             rf"活动最多的({names})各?开展(\d+)次，最少的({names})各?仅(\d+)次，前者是后者的([\d.]+)倍",
-            branches_times,
+            check.branches_times,
         ),
-        (rf"活动最多的({names})各?开展(\d+)次，({names})未开展活动", branches_none),
+        (rf"活动最多的({names})各?开展(\d+)次，({names})未开展活动", check.branches_none),
         (
             rf"活动最多的({names})各?开展(\d+)次，最少的({names})各?开展(\d+)次，前者比后者多(\d+)次",
-            branches_more,
+            check.branches_more,
         ),
-        (r"运用“四种形态”处理(\d+)人次，是表彰奖励(\d+)人次的([\d.]+)倍", forms_times),
-        (r"其中(\d{4})年学习教育活动最为集中，共(\d+)次", study_peak),
-        (r"其中((?:\d{4}年、)+\d{4})年学习教育活动并列最多，各(\d+)次", study_peak),
-        (r"该党支部各项(?:组织生活)?制度均达到一般要求", compliance),
-        (r"(?P<n>\d+)个党支部中有(?P<m>\d+)个各项制度均达到一般要求", compliance),
-        (r"(?P<n>\d+)个党支部均(?:达到一般要求|存在未达到一般要求的情况)", compliance),
-        (r"中心组学习各完整年度开展次数大体均衡，年均(?P<avg>[\d.]+)次", central_even),
+        (r"运用“四种形态”处理(\d+)人次，是表彰奖励(\d+)人次的([\d.]+)倍", check.forms_times),
+        (r"其中(\d{4})年学习教育活动最为集中，共(\d+)次", check.study_peak),
+        (r"其中((?:\d{4}年、)+\d{4})年学习教育活动并列最多，各(\d+)次", check.study_peak),
+        (r"该党支部各项(?:组织生活)?制度均达到一般要求", check.compliance),
+        (r"(?P<n>\d+)个党支部中有(?P<m>\d+)个各项制度均达到一般要求", check.compliance),
+        (r"(?P<n>\d+)个党支部均(?:达到一般要求|存在未达到一般要求的情况)", check.compliance),
+        (r"中心组学习各完整年度开展次数大体均衡，年均(?P<avg>[\d.]+)次", check.central_even),
         (
             r"中心组学习在各年度间不够均衡，(?P<years>\d{4}(?:年、\d{4})*)年"
             r"(?:各?仅开展(?P<n>\d+)次|未开展)(?:，而完整年度年均(?P<avg>[\d.]+)次)?",
-            central_low,
+            check.central_low,
         ),
-        (r"共开展调研(\d+)次，完整年度年均([\d.]+)次", research_average),
-        (r"中心组学习开展不经常，(\d+)个完整年度中有(\d+)个年度未开展", central_rare),
-        (r"党员参加组织生活的平均出勤率为(\d+)%", attendance),
+        (r"共开展调研(\d+)次，完整年度年均([\d.]+)次", check.research_average),
+        (r"中心组学习开展不经常，(\d+)个完整年度中有(\d+)个年度未开展", check.central_rare),
+        (r"党员参加组织生活的平均出勤率为(\d+)%", check.attendance),
     ]
     for pattern, verify in checks:
         for m in re.finditer(pattern, text):
@@ -472,13 +494,17 @@ def test_the_shapes_exercise_each_claim() -> None:
     ):
         assert phrase in joined, phrase
     ties = texts["seven_years-ties"]
-    assert "活动最多的一支部、三支部各开展" in ties and "最少的二支部、四支部各仅" in ties
+    assert "活动最多的一支部、三支部各开展" in ties
+    assert "最少的二支部、四支部各仅" in ties
     # A single month: no by-time table, no yearly figures, no superlative over one year.
     month = texts["month-mixed"]
-    assert "［表］分" not in month and "年均" not in month and "最为集中" not in month
+    assert "［表］分" not in month
+    assert "年均" not in month
+    assert "最为集中" not in month
     # One year: no per-year table or chart, no average over a single year.
     year = texts["year-mixed"]
-    assert "分年度" not in year and "年均" not in year
+    assert "分年度" not in year
+    assert "年均" not in year
     assert "［表］分季度学习教育活动情况（次）（4行）" in year
     assert "最为集中" not in texts["year-mixed"]
 
@@ -683,4 +709,5 @@ def test_predicates_on_edge_values() -> None:
     for (start, end), per in granularity.items():
         assert claims.table_granularity(start, end) == per, (start, end)
     assert claims.period_keys("2023-11-15", "2024-02-01", "quarter") == ["2023Q4", "2024Q1"]
-    assert percent(0.125) == "13%" and percent(0.9549) == "95%"
+    assert percent(0.125) == "13%"
+    assert percent(0.9549) == "95%"

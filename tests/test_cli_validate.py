@@ -64,7 +64,8 @@ def invoke(*args: str):
 def test_clean_workbook_exits_0_with_a_summary(clean):
     result = invoke("validate", str(clean), *MARCH_2019)
     assert result.exit_code == 0, result.output
-    assert "活动台账 1 行" in result.stdout and "共 1 个单位" in result.stdout
+    assert "活动台账 1 行" in result.stdout
+    assert "共 1 个单位" in result.stdout
     assert result.stderr == ""
 
 
@@ -101,7 +102,8 @@ def test_json_lists_every_issue(bad, clean):
     }
     assert by_column["活动类型"]["value"] == "主题党曰"
     clean_result = invoke("validate", "--json", str(clean), *MARCH_2019)
-    assert clean_result.exit_code == 0 and json.loads(clean_result.stdout) == []
+    assert clean_result.exit_code == 0
+    assert json.loads(clean_result.stdout) == []
 
 
 def test_json_levels_tell_errors_warnings_and_notes(bad, clean):
@@ -111,25 +113,31 @@ def test_json_levels_tell_errors_warnings_and_notes(bad, clean):
     result = invoke("validate", "--json", str(clean))
     assert result.exit_code == 0
     (warning,) = json.loads(result.stdout)
-    assert warning["level"] == "warning" and "只覆盖报告期的一部分" in warning["message"]
+    assert warning["level"] == "warning"
+    assert "只覆盖报告期的一部分" in warning["message"]
 
 
 def test_broken_files_give_messages_not_tracebacks(broken):
     result = invoke("validate", *map(str, broken))
     assert result.exit_code == 1
     assert "Traceback" not in result.output
-    assert "已损坏" in result.stderr and "已加密" in result.stderr and "不存在" in result.stderr
+    assert "已损坏" in result.stderr
+    assert "已加密" in result.stderr
+    assert "不存在" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_ingest_writes_a_dataset_and_nothing_on_errors(clean, bad, tmp_path):
     out = tmp_path / "ds"
     result = invoke("ingest", str(bad), "--out", str(out))
-    assert result.exit_code == 1 and not out.exists()
-    assert "第 4 行" in result.stderr and "Traceback" not in result.output
+    assert result.exit_code == 1
+    assert not out.exists()
+    assert "第 4 行" in result.stderr
+    assert "Traceback" not in result.output
     result = invoke("ingest", str(clean), "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert (out / "activities").is_dir() and (out / "meta.json").is_file()
+    assert (out / "activities").is_dir()
+    assert (out / "meta.json").is_file()
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,13 +156,16 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_console_script_exit_codes(clean, bad, broken, tmp_path):
     assert run("validate", str(clean), cwd=tmp_path).returncode == 0
     failed = run("validate", str(bad), cwd=tmp_path)
-    assert failed.returncode == 1 and "第 4 行" in failed.stderr
+    assert failed.returncode == 1
+    assert "第 4 行" in failed.stderr
     assert run("validate", cwd=tmp_path).returncode == 2
     crashed = run("validate", *map(str, broken), cwd=tmp_path)
     assert crashed.returncode == 1
-    assert "Traceback" not in crashed.stderr and "已加密" in crashed.stderr
+    assert "Traceback" not in crashed.stderr
+    assert "已加密" in crashed.stderr
     as_json = run("validate", "--json", str(bad), cwd=tmp_path)
-    assert as_json.returncode == 1 and all(set(i) == JSON_KEYS for i in json.loads(as_json.stdout))
+    assert as_json.returncode == 1
+    assert all(set(i) == JSON_KEYS for i in json.loads(as_json.stdout))
 
 
 INTERNAL_ERROR = (
@@ -180,8 +191,10 @@ def test_internal_error_traceback_only_with_debug(clean, tmp_path):
 
     quiet = call("validate", str(clean))
     assert quiet.returncode == 1
-    assert "内部错误" in quiet.stderr and "--debug" in quiet.stderr
+    assert "内部错误" in quiet.stderr
+    assert "--debug" in quiet.stderr
     assert "Traceback" not in quiet.stderr
     loud = call("--debug", "validate", str(clean))
     assert loud.returncode != 0
-    assert "Traceback" in loud.stderr and "RuntimeError: boom" in loud.stderr
+    assert "Traceback" in loud.stderr
+    assert "RuntimeError: boom" in loud.stderr

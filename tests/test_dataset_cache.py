@@ -42,7 +42,8 @@ def test_each_workbook_gets_its_own_folder_and_the_other_is_untouched(write_xlsx
         meta = (first.dir / "meta.json").read_bytes()
         with open_dataset([book(write_xlsx, "b.xlsx", "乙局")], cache) as second:
             assert second.dir != first.dir
-            assert list_units(first.dir) == ["甲局"] and list_units(second.dir) == ["乙局"]
+            assert list_units(first.dir) == ["甲局"]
+            assert list_units(second.dir) == ["乙局"]
         assert (first.dir / "meta.json").read_bytes() == meta
     assert len(folders(cache)) == 2
 
@@ -102,7 +103,8 @@ def test_a_dataset_being_removed_is_never_handed_out(write_xlsx, tmp_path):
         aside = gone.with_name(".trash-test")
         gone.rename(aside)
         with open_dataset([path], cache) as rebuilt:
-            assert rebuilt.dir == gone and read_meta(rebuilt.dir)["units"] == ["甲局"]
+            assert rebuilt.dir == gone
+            assert read_meta(rebuilt.dir)["units"] == ["甲局"]
 
 
 def test_one_edited_row_writes_one_units_part_and_links_the_rest(write_xlsx, tmp_path):
@@ -121,12 +123,14 @@ def test_one_edited_row_writes_one_units_part_and_links_the_rest(write_xlsx, tmp
         old_prints = unit_fingerprints(before.dir)
     with open_dataset([two_units("新")], cache) as after:
         new_parts = read_meta(after.dir)["parts"]["activities"]
-        assert new_parts["乙局"] == old_parts["乙局"] and new_parts["甲局"] != old_parts["甲局"]
+        assert new_parts["乙局"] == old_parts["乙局"]
+        assert new_parts["甲局"] != old_parts["甲局"]
         # The untouched part is the same file (a hard link), not a copy written again.
         same = (before.dir / "activities" / old_parts["乙局"]).stat()
         assert (after.dir / "activities" / new_parts["乙局"]).stat().st_ino == same.st_ino
         prints = unit_fingerprints(after.dir)
-        assert prints["乙局"] == old_prints["乙局"] and prints["甲局"] != old_prints["甲局"]
+        assert prints["乙局"] == old_prints["乙局"]
+        assert prints["甲局"] != old_prints["甲局"]
         assert load_unit(after.dir, "甲局").activities["topic"].tolist() == ["新"]
 
 

@@ -27,7 +27,8 @@ def test_an_unknown_executor_is_a_usage_error_before_anything_is_written(tmp_pat
         text=True,
     )
     assert proc.returncode == 2
-    assert "不支持的执行器：nope" in proc.stderr and "local" in proc.stderr
+    assert "不支持的执行器：nope" in proc.stderr
+    assert "local" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert list(tmp_path.iterdir()) == []
 

@@ -66,7 +66,8 @@ def test_fonts_name_east_asian_families(document) -> None:
         rfonts = document.styles[name].element.rPr.find(f"{W}rFonts")
         assert rfonts.get(f"{W}eastAsia") == fonts[role].family, name
         assert rfonts.get(f"{W}ascii") == fonts[role].family, name
-        assert rfonts.get(f"{W}eastAsiaTheme") is None and rfonts.get(f"{W}asciiTheme") is None
+        assert rfonts.get(f"{W}eastAsiaTheme") is None
+        assert rfonts.get(f"{W}asciiTheme") is None
     normal = document.styles["Normal"]
     assert normal.font.size.pt == 16
     assert document.styles["Title"].font.size.pt == 22
@@ -104,7 +105,8 @@ def test_odd_and_even_page_number_footers(document, docx_bytes: bytes) -> None:
         assert paragraph.alignment == alignment
         xml = paragraph._p.xml
         assert "PAGE" in "".join(t.text or "" for t in paragraph._p.iter(f"{W}instrText"))
-        assert 'w:fldCharType="begin"' in xml and 'w:fldCharType="end"' in xml
+        assert 'w:fldCharType="begin"' in xml
+        assert 'w:fldCharType="end"' in xml
         text = "".join(t.text or "" for t in paragraph._p.iter(f"{W}t"))
         assert text == "— 1 —"
 
@@ -226,7 +228,8 @@ def test_libreoffice_converts(docx_bytes: bytes, tmp_path: Path) -> None:
     )
     positions = [text.index("".join(h.split())) for _, h in sample.HEADINGS]
     assert positions == sorted(positions)
-    assert "—1—" in text and "—2—" in text
+    assert "—1—" in text
+    assert "—2—" in text
 
 
 @pytest.mark.slow
@@ -258,5 +261,6 @@ def test_page_break_starts_the_next_paragraph_on_a_new_page() -> None:
     ]
     document = docx.Document(io.BytesIO(blocks_to_docx(blocks)))
     heading = document.paragraphs[-1]
-    assert heading.text == "附件1" and heading.paragraph_format.page_break_before
+    assert heading.text == "附件1"
+    assert heading.paragraph_format.page_break_before
     assert 'w:type="page"' not in document.element.body.xml  # no empty line on the new page

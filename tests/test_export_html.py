@@ -183,7 +183,8 @@ def test_page_is_offline(page: str) -> None:
     assert "<script" not in page.lower()
     assert "<link" not in page.lower()
     assert "url(" not in page
-    assert "require" not in page and "mathjax" not in page.lower()
+    assert "require" not in page
+    assert "mathjax" not in page.lower()
 
 
 def test_only_report_outputs(page: str) -> None:
@@ -206,18 +207,23 @@ def test_markup_is_escaped(page: str) -> None:
 
 
 def test_font_stacks_are_named(page: str) -> None:
-    assert '"仿宋_GB2312"' in page and '"Noto Serif CJK SC"' in page
-    assert '"黑体"' in page and '"Noto Sans CJK SC"' in page
-    assert '"楷体_GB2312"' in page and '"AR PL UKai CN"' in page
+    assert '"仿宋_GB2312"' in page
+    assert '"Noto Serif CJK SC"' in page
+    assert '"黑体"' in page
+    assert '"Noto Sans CJK SC"' in page
+    assert '"楷体_GB2312"' in page
+    assert '"AR PL UKai CN"' in page
     assert '"方正小标宋简体"' in page
-    assert "@media print" in page and "size: A4" in page
+    assert "@media print" in page
+    assert "size: A4" in page
 
 
 def test_url_text_is_defused() -> None:
     from reportkit.export.html import render_page
 
     page = render_page("<p>见 https://example.com 与 HTTP://x.cn</p>", "t")
-    assert "https://" not in page.lower() and "http://" not in page.lower()
+    assert "https://" not in page.lower()
+    assert "http://" not in page.lower()
     assert "https&#58;//example.com" in page
 
 
@@ -244,7 +250,9 @@ def test_nbconvert_entry_point(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in html
-    assert "https://" not in html and CODE_MARKER not in html and STREAM_MARKER not in html
+    assert "https://" not in html
+    assert CODE_MARKER not in html
+    assert STREAM_MARKER not in html
     assert HEADINGS[-1][1] in html
 
 

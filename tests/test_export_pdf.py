@@ -91,7 +91,8 @@ def test_a4_pages(pdf_path: Path) -> None:
     assert len(reader.pages) >= 3
     for page in reader.pages:
         box = page.mediabox
-        assert abs(float(box.width) - 595.3) < 1 and abs(float(box.height) - 841.9) < 1
+        assert abs(float(box.width) - 595.3) < 1
+        assert abs(float(box.height) - 841.9) < 1
     assert reader.metadata.title == sample.TITLE
 
 
@@ -242,8 +243,10 @@ def test_template_evaluates_nothing_and_imports_no_package() -> None:
 
     template = resources.files("reportkit").joinpath("templates/export/report.typ").read_text()
     assert "eval(" not in template
-    assert "@preview" not in template and "#import" not in template
-    assert "read(" not in template and "include" not in template
+    assert "@preview" not in template
+    assert "#import" not in template
+    assert "read(" not in template
+    assert "include" not in template
 
 
 def test_tagged_with_title_and_language(pdf_path: Path) -> None:
@@ -272,7 +275,7 @@ def test_unknown_pdf_standard_is_a_chinese_error() -> None:
     from reportkit.errors import ReportkitError
     from reportkit.export.pdf import blocks_to_pdf
 
-    with pytest.raises(ReportkitError, match="pdf.standard"):
+    with pytest.raises(ReportkitError, match=r"pdf\.standard"):
         blocks_to_pdf([{"kind": "paragraph", "text": "正文"}], standard="x-9")
 
 
@@ -369,7 +372,8 @@ def test_one_compiler_per_process_for_a_font_set() -> None:
     before = pdf._compiler.cache_info()
     render_formats(sample.sample_notebook(), ["pdf"])
     after = pdf._compiler.cache_info()
-    assert after.misses == before.misses and after.hits > before.hits
+    assert after.misses == before.misses
+    assert after.hits > before.hits
 
 
 @pytest.mark.slow

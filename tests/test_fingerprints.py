@@ -22,7 +22,8 @@ def test_stored_fingerprints_match_and_change_only_for_the_edited_unit(write_xls
     first = write_xlsx("a.xlsx", {"活动台账": rows("甲的主题党日")})
     ingest_to_dataset([first], tmp_path / "ds")
     stored = unit_fingerprints(tmp_path / "ds")
-    assert set(stored) == {"甲局", "乙局"} and "fingerprints" in read_meta(tmp_path / "ds")
+    assert set(stored) == {"甲局", "乙局"}
+    assert "fingerprints" in read_meta(tmp_path / "ds")
     for unit, value in stored.items():
         assert unit_fingerprint(tmp_path / "ds", unit) == value
 

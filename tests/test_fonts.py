@@ -38,7 +38,8 @@ def test_override_with_a_font_file() -> None:
     path = next(files[0] for _, files in sorted(discover_fonts().values()) if files)
     resolved = resolve_fonts({"fangsong": path})
     font = resolved["fangsong"]
-    assert font.path and font.path.endswith(path.rsplit("/", 1)[-1])
+    assert font.path
+    assert font.path.endswith(path.rsplit("/", 1)[-1])
     assert font.family == family_of_file(path)
     assert font.official  # the user's choice is used as it is
     assert resolved["heiti"].path is None
@@ -48,7 +49,8 @@ def test_override_with_a_font_file() -> None:
 def test_override_with_a_family_name_any_case() -> None:
     name = next(iter(discover_fonts().values())).name
     font = resolve_fonts({"heiti": name.lower()})["heiti"]
-    assert font.family == name and font.path is None
+    assert font.family == name
+    assert font.path is None
 
 
 @needs_cjk
@@ -87,7 +89,8 @@ def test_css_stacks_name_official_then_free_fonts(monkeypatch: pytest.MonkeyPatc
     stack = css_font_stack("fangsong")
     names = [part.strip() for part in stack.split(",")]
     assert names[0] == '"仿宋_GB2312"'
-    assert '"FangSong"' in names and '"Noto Serif CJK SC"' in names
+    assert '"FangSong"' in names
+    assert '"Noto Serif CJK SC"' in names
     assert names.index('"FangSong"') < names.index('"Noto Serif CJK SC"')
     assert names[-1] == "serif"
     assert '"AR PL UKai CN"' in css_font_stack("kaiti")

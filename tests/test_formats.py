@@ -39,7 +39,8 @@ def test_builtins_are_registered_through_entry_points() -> None:
     assert declared == {f: f"reportkit.export.{f}:FORMAT" for f in ("html", "pdf", "docx")}
     for name in ("html", "pdf", "docx"):
         fmt = formats.get_format(name)
-        assert fmt.name == name and fmt.suffix == f".{name}"
+        assert fmt.name == name
+        assert fmt.suffix == f".{name}"
 
 
 @pytest.fixture

@@ -44,7 +44,8 @@ def test_500_bad_rows_are_a_few_lines_and_json_lists_all_500(tmp_path: Path) -> 
     date_line = next(line for line in lines if "「日期」列" in line)
     assert date_line.startswith(f"错误：{path}，工作表「活动台账」，第 3–6、8–11、13–16")
     assert "行，「日期」列：日期不存在（请检查月份和日）（共 400 处，值如 " in date_line
-    assert "2019-02-30" in date_line and "2019年2月31日" in date_line
+    assert "2019-02-30" in date_line
+    assert "2019年2月31日" in date_line
     count_line = next(line for line in lines if "「应到人数」列" in line)
     assert count_line.startswith(f"错误：{path}，工作表「活动台账」，第 7、12、17、")
     assert "（共 100 处，值：十）" in count_line
@@ -56,7 +57,8 @@ def test_500_bad_rows_are_a_few_lines_and_json_lists_all_500(tmp_path: Path) -> 
     issues = json.loads(proc.stdout)
     assert len(issues) == 500
     cells = {(i["row"], i["column"]) for i in issues}
-    assert len(cells) == 500 and (103, "日期") not in cells
+    assert len(cells) == 500
+    assert (103, "日期") not in cells
     assert {r for r, c in cells if c == "应到人数"} == {
         r + 3 + (r >= 100) for r in range(500) if r % 5 == 4
     }
@@ -64,8 +66,8 @@ def test_500_bad_rows_are_a_few_lines_and_json_lists_all_500(tmp_path: Path) -> 
 
 def test_at_most_50_lines_then_a_count_and_a_pointer(tmp_path: Path) -> None:
     """60 different messages (实到 above 应到 names the 应到 figure) and a warning."""
-    rows = [HEADER + ["额外列"]]
-    rows += [act(应到人数=n, 实到人数=n + 1) + ["x"] for n in range(1, 61)]
+    rows = [[*HEADER, "额外列"]]
+    rows += [[*act(应到人数=n, 实到人数=n + 1), "x"] for n in range(1, 61)]
     path = xlsx(tmp_path / "sixty.xlsx", {"活动台账": rows})
     for command in (["validate"], ["run", "--out", "OUT"]):
         proc = reportkit(*command, path, cwd=tmp_path)
@@ -76,7 +78,8 @@ def test_at_most_50_lines_then_a_count_and_a_pointer(tmp_path: Path) -> None:
         assert "实到人数大于应到人数（50）" in lines[-1]
         more = proc.stderr.splitlines()[-2]
         assert more.startswith("……另有 11 条（11 处）未显示。完整列表：")
-        assert "reportkit validate --json" in more and "--annotate" in more
+        assert "reportkit validate --json" in more
+        assert "--annotate" in more
 
 
 def test_uncalculated_formulas_get_their_own_message_once_per_column(tmp_path: Path) -> None:
@@ -95,9 +98,11 @@ def test_uncalculated_formulas_get_their_own_message_once_per_column(tmp_path: P
     assert count_line.startswith(f"错误：{path}，工作表「活动台账」，第 3–22 行，「应到人数」列：")
     for line in lines:
         assert "单元格是公式，但文件中没有它的计算结果" in line
-        assert "程序生成" in line and "Excel/WPS" in line
+        assert "程序生成" in line
+        assert "Excel/WPS" in line
         assert "请用 Excel 或 WPS 打开该文件，保存后再试" in line
-    assert "共 21 处" in date_line and "=DATE(2019,3,1)" in date_line
+    assert "共 21 处" in date_line
+    assert "=DATE(2019,3,1)" in date_line
     assert "共 20 处，值：=5+5" in count_line
     assert "为空" not in proc.stderr  # the old, false "必填项「日期」为空"
 

@@ -104,8 +104,10 @@ def test_clean_sheet_reads_typed_columns(write_xlsx):
     assert frame["_file"].iloc[0].endswith("log.xlsx")
     assert result.units == ["甲局", "乙局"]
     assert set(result.tables) == {"activities", "units", "members", "discipline", "branches"}
-    assert result.tables["units"].empty and "unit" in result.tables["units"].columns
-    assert "活动台账 2 行" in result.summary() and "共 2 个单位" in result.summary()
+    assert result.tables["units"].empty
+    assert "unit" in result.tables["units"].columns
+    assert "活动台账 2 行" in result.summary()
+    assert "共 2 个单位" in result.summary()
 
 
 def test_headers_normalised_full_width_spaces_and_aliases(write_xlsx):
@@ -123,7 +125,8 @@ def test_headers_normalised_full_width_spaces_and_aliases(write_xlsx):
     ]
     path = write_xlsx("log.xlsx", {" 活动记录　": [header, act()]})
     result = read_workbooks([path])
-    assert result.errors == [] and result.warnings == []
+    assert result.errors == []
+    assert result.warnings == []
     row = result.tables["activities"].iloc[0]
     assert (row["unit"], row["branch"], row["type"], row["hours"]) == (
         "甲局",
@@ -154,7 +157,8 @@ def test_values_normalised_nfkc_and_trimmed(write_xlsx):
     assert row["branch"] == "第1支部"
     assert row["type"] == "主题党日"
     assert row["topic"] == "ABC 学习"  # inner space kept, outer trimmed
-    assert row["expected"] == 10 and row["present"] == 9
+    assert row["expected"] == 10
+    assert row["present"] == 9
     assert row["presenter"] == "X书记"
 
 
@@ -179,44 +183,54 @@ def test_title_rows_blank_rows_and_exact_row_numbers(write_xlsx):
 def test_header_missing_required_column_names_it_and_the_candidate_row(write_xlsx):
     rows = [["某局台账"], ["日期", "单位", "主题"], act()[:3]]
     error = only_error(read_one(write_xlsx, rows))
-    assert error.row == 2 and "「活动类型」" in error.message
+    assert error.row == 2
+    assert "「活动类型」" in error.message
     error = only_error(read_one(write_xlsx, [["只有标题"], ["x", "y"]], name="b.xlsx"))
-    assert error.row is None and "找不到表头" in error.message
+    assert error.row is None
+    assert "找不到表头" in error.message
 
 
 def test_unknown_column_warned_and_kept(write_xlsx):
-    result = read_one(write_xlsx, [HEADER + ["联系电话"], act() + ["123"]])
+    result = read_one(write_xlsx, [[*HEADER, "联系电话"], [*act(), "123"]])
     assert result.errors == []
     warning = at(result, 1, "联系电话", "warning")
-    assert warning and "未知的列" in warning[0].message
+    assert warning
+    assert "未知的列" in warning[0].message
     assert result.tables["activities"]["联系电话"].tolist() == ["123"]
 
 
 def test_column_with_data_but_no_header_is_warned(write_xlsx):
-    result = read_one(write_xlsx, [HEADER, act() + [None, "孤立值"]])
+    result = read_one(write_xlsx, [HEADER, [*act(), None, "孤立值"]])
     assert result.errors == []
     assert any(i.column == "L 列" and i.row == 2 for i in result.warnings)
 
 
 def test_duplicate_columns_for_one_field_are_an_error(write_xlsx):
-    error = only_error(read_one(write_xlsx, [HEADER + ["活动日期"], act() + [dt.date(2019, 1, 1)]]))
-    assert error.row == 1 and error.column == "活动日期" and "「日期」" in error.message
+    error = only_error(read_one(write_xlsx, [[*HEADER, "活动日期"], [*act(), dt.date(2019, 1, 1)]]))
+    assert error.row == 1
+    assert error.column == "活动日期"
+    assert "「日期」" in error.message
 
 
 def test_unknown_sheets_ignored_and_no_known_sheet_is_an_error(write_xlsx):
     path = write_xlsx("a.xlsx", {"说明": [["填表说明"]], "活动台账": [HEADER, act()]})
     result = read_workbooks([path])
-    assert result.errors == [] and "「说明」" in result.warnings[0].message
+    assert result.errors == []
+    assert "「说明」" in result.warnings[0].message
     path = write_xlsx("b.xlsx", {"Sheet1": [["序号", "情况"], [1, "x"]]})
     error = only_error(read_workbooks([path]))
-    assert error.file == str(path) and error.sheet is None
-    assert "活动台账" in error.message and "单位信息" in error.message and "Sheet1" in error.message
+    assert error.file == str(path)
+    assert error.sheet is None
+    assert "活动台账" in error.message
+    assert "单位信息" in error.message
+    assert "Sheet1" in error.message
 
 
 def test_empty_known_sheet_is_a_warning_only(write_xlsx):
     path = write_xlsx("a.xlsx", {"活动台账": [HEADER, act()], "奖惩记录": []})
     result = read_workbooks([path])
-    assert result.errors == [] and any(i.sheet == "奖惩记录" for i in result.warnings)
+    assert result.errors == []
+    assert any(i.sheet == "奖惩记录" for i in result.warnings)
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,7 +290,8 @@ def test_bad_dates(write_xlsx, value, fragment):
 def test_rows_out_of_any_period_are_kept(write_xlsx):
     rows = [HEADER, act(date=dt.date(2005, 1, 1)), act(date=dt.date(2099, 12, 31))]
     result = read_one(write_xlsx, rows)
-    assert result.errors == [] and len(result.tables["activities"]) == 2
+    assert result.errors == []
+    assert len(result.tables["activities"]) == 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,7 +311,8 @@ def test_counts_integers_and_distinct_messages(write_xlsx):
     ]
     result = read_one(write_xlsx, rows)
     frame = result.tables["activities"]
-    assert frame["expected"].iloc[0] == 10 and frame["present"].iloc[0] == 9
+    assert frame["expected"].iloc[0] == 10
+    assert frame["present"].iloc[0] == 9
     messages = {(i.row, i.column): i.message for i in result.errors}
     assert "不是整数" in messages[(3, "应到人数")]
     assert "不能为负数" in messages[(4, "应到人数")]
@@ -339,7 +355,8 @@ def test_extra_types_extend_the_vocabulary(write_xlsx):
     rows = [HEADER, act(kind="读书会")]
     assert read_one(write_xlsx, rows).errors
     result = read_one(write_xlsx, rows, name="b.xlsx", extra_types={"读书班": ["读书会"]})
-    assert result.errors == [] and result.tables["activities"]["type"].iloc[0] == "读书班"
+    assert result.errors == []
+    assert result.tables["activities"]["type"].iloc[0] == "读书班"
 
 
 def test_required_values_missing(write_xlsx):
@@ -368,12 +385,11 @@ def test_excel_error_values_are_named_by_cell(write_xlsx):
     result = read_one(write_xlsx, rows)
     errors = {(i.row, i.column): i for i in result.errors}
     assert set(errors) == {(2, "应到人数"), (3, "日期"), (4, "备注"), (5, "实到人数")}
-    assert errors[(3, "日期")].value == "#REF!" and "#REF!" in errors[(3, "日期")].message
+    assert errors[(3, "日期")].value == "#REF!"
+    assert "#REF!" in errors[(3, "日期")].message
     assert "Excel 错误值" in errors[(2, "应到人数")].message
-    assert (
-        errors[(5, "实到人数")].value == "=1/0"
-        and "没有它的计算结果" in errors[(5, "实到人数")].message
-    )
+    assert errors[(5, "实到人数")].value == "=1/0"
+    assert "没有它的计算结果" in errors[(5, "实到人数")].message
 
 
 def test_cached_formula_values_are_used(tmp_path):
@@ -397,7 +413,8 @@ def test_cached_formula_values_are_used(tmp_path):
                 data = data.replace(
                     b'<c r="G2" t="n"><v>9</v></c>', b'<c r="G2" t="e"><f>1/0</f><v>#DIV/0!</v></c>'
                 )
-                assert b"<f>3+4</f>" in data and b"<f>1/0</f>" in data
+                assert b"<f>3+4</f>" in data
+                assert b"<f>1/0</f>" in data
             zout.writestr(item, data)
     result = read_workbooks([out])
     assert result.tables["activities"]["expected"].iloc[0] == 7
@@ -438,9 +455,8 @@ def test_many_files_subsets_of_sheets_and_units(write_xlsx):
     assert members.iloc[0][["category", "full_time_party_worker"]].tolist() == ["正式党员", "是"]
     discipline = result.tables["discipline"]
     assert "subject" not in discipline.columns
-    assert discipline.iloc[0]["category"] == "第一种形态" and discipline.iloc[0][
-        "date"
-    ] == pd.Timestamp("2019-05-01")
+    assert discipline.iloc[0]["category"] == "第一种形态"
+    assert discipline.iloc[0]["date"] == pd.Timestamp("2019-05-01")
     missing = [i for i in result.warnings if "单位信息表中没有" in i.message]
     assert [(i.file, i.row, i.value) for i in missing] == [(str(b), 3, "丙局")]
     assert result.errors == []
@@ -452,7 +468,8 @@ def test_units_listed_twice(write_xlsx):
         "same.xlsx", {"单位信息": [UNIT_HEADER, ["甲局", None, 100, 1], ["甲局", None, 100, 1]]}
     )
     result = read_workbooks([same])
-    assert result.errors == [] and len(result.tables["units"]) == 1
+    assert result.errors == []
+    assert len(result.tables["units"]) == 1
     assert at(result, 3, severity="warning")
     differ = write_xlsx(
         "differ.xlsx",
@@ -467,7 +484,9 @@ def test_units_listed_twice(write_xlsx):
         },
     )
     error = only_error(read_workbooks([differ]))
-    assert error.row == 5 and "第 3 行" in error.message and "数据不同" in error.message
+    assert error.row == 5
+    assert "第 3 行" in error.message
+    assert "数据不同" in error.message
 
 
 def test_vocab_errors_in_roster_and_discipline(write_xlsx):
@@ -492,7 +511,8 @@ def test_duplicate_activity_rows_across_files_warned_with_both_places(write_xlsx
     assert result.errors == []
     (warning,) = [i for i in result.warnings if "重复" in i.message]
     assert (warning.file, warning.row) == (str(b), 3)
-    assert str(a) in warning.message and "第 3 行" in warning.message
+    assert str(a) in warning.message
+    assert "第 3 行" in warning.message
 
 
 def test_presenters_who_are_members_become_their_post(write_xlsx):
@@ -598,7 +618,8 @@ def test_ods_workbook(tmp_path):
     frame = result.tables["activities"]
     assert frame["_row"].tolist() == [4, 5, 6]
     assert frame["date"].iloc[:2].tolist() == [MARCH_5, MARCH_5]
-    assert frame["type"].iloc[1] == "党课" and frame["expected"].iloc[0] == 10
+    assert frame["type"].iloc[1] == "党课"
+    assert frame["expected"].iloc[0] == 10
     error = only_error(result)
     assert (error.row, error.column) == (6, "活动类型")
 
@@ -638,15 +659,18 @@ def test_workbook_with_the_wrong_extension_is_read_by_content(write_xlsx, tmp_pa
     renamed = tmp_path / "renamed.xls"
     shutil.copy(src, renamed)
     result = read_workbooks([renamed])
-    assert result.errors == [] and len(result.tables["activities"]) == 1
+    assert result.errors == []
+    assert len(result.tables["activities"]) == 1
 
 
 def _file_error(path: Path) -> Issue:
     result = read_workbooks([path])
     assert len(result.issues) == 1, [str(i) for i in result.issues]
     issue = result.issues[0]
-    assert issue.severity == "error" and issue.file == str(path)
-    assert issue.sheet is None and issue.row is None
+    assert issue.severity == "error"
+    assert issue.file == str(path)
+    assert issue.sheet is None
+    assert issue.row is None
     return issue
 
 
@@ -663,7 +687,8 @@ def test_file_level_failures_give_one_clear_error(tmp_path, write_xlsx):
     assert "不是有效的工作簿" in _file_error(junk).message
     csv = tmp_path / "log.csv"
     csv.write_text("日期,单位\n2019-03-05,甲局\n", encoding="utf-8")
-    assert "另存为" in _file_error(csv).message and ".xlsx" in _file_error(csv).message
+    assert "另存为" in _file_error(csv).message
+    assert ".xlsx" in _file_error(csv).message
     other = tmp_path / "notes.docx"
     other.write_bytes(b"PK\x03\x04")
     assert "不支持的文件类型" in _file_error(other).message
@@ -765,7 +790,8 @@ def test_dataset_holds_no_personal_names(write_xlsx, tmp_path):
     text = "".join(tables[t].astype(str).to_csv() for t in TABLES)
     assert not any(value in text for value in private)
     assert len(read_meta(out)["warnings"]) == 2  # the unknown and the headerless roster column
-    assert "name" not in tables["members"].columns and "subject" not in tables["discipline"].columns
+    assert "name" not in tables["members"].columns
+    assert "subject" not in tables["discipline"].columns
 
 
 def test_load_unit_reads_only_that_unit(write_xlsx, tmp_path):
@@ -777,8 +803,11 @@ def test_load_unit_reads_only_that_unit(write_xlsx, tmp_path):
     for table in TABLES:
         frame = getattr(data, table)
         assert set(frame["unit"]) <= {"甲局"}
-    assert len(data.activities) == 2 and len(data.units) == 1 and len(data.members) == 2
-    assert data.discipline.empty and "category" in data.discipline.columns
+    assert len(data.activities) == 2
+    assert len(data.units) == 1
+    assert len(data.members) == 2
+    assert data.discipline.empty
+    assert "category" in data.discipline.columns
     assert data.activities["presenter"].tolist() == ["党委书记", "党员"]
     assert str(data.activities["date"].dtype) == "datetime64[ns]"
     assert str(data.activities["expected"].dtype) == "Int64"
@@ -807,7 +836,8 @@ def test_fingerprint_changes_only_with_that_units_values(write_xlsx, tmp_path):
     assert before == {u: unit_fingerprint(out, u) for u in ("甲局", "乙局")}
     ingest_to_dataset([_two_unit_workbook(write_xlsx, name="log.xlsx", topic="新主题")], out)
     after = {u: unit_fingerprint(out, u) for u in ("甲局", "乙局")}
-    assert after["甲局"] != before["甲局"] and after["乙局"] == before["乙局"]
+    assert after["甲局"] != before["甲局"]
+    assert after["乙局"] == before["乙局"]
     # Same values from a differently named file: provenance is not part of the fingerprint.
     ingest_to_dataset([_two_unit_workbook(write_xlsx, name="other.xlsx", topic="新主题")], out)
     assert unit_fingerprint(out, "乙局") == before["乙局"]
@@ -826,7 +856,8 @@ def test_ingest_is_cached_on_file_content(write_xlsx, tmp_path, monkeypatch):
     monkeypatch.setattr(dataset_module, "read_workbooks", no_parse)
     again = ingest_to_dataset([path], out)
     assert (out / "meta.json").stat().st_mtime_ns == stamp
-    assert again.units == first.units and again.summary() == first.summary()
+    assert again.units == first.units
+    assert again.summary() == first.summary()
     assert [i.message for i in again.warnings] == [i.message for i in first.warnings]
     with pytest.raises(AssertionError, match="parsed again"):
         ingest_to_dataset([path], out, force=True)
@@ -839,11 +870,12 @@ def test_ingest_is_cached_on_file_content(write_xlsx, tmp_path, monkeypatch):
 
 
 def test_cached_result_keeps_warnings(write_xlsx, tmp_path):
-    path = write_xlsx("w.xlsx", {"活动台账": [HEADER + ["额外"], act() + ["x"]]})
+    path = write_xlsx("w.xlsx", {"活动台账": [[*HEADER, "额外"], [*act(), "x"]]})
     out = tmp_path / "ds"
     first = ingest_to_dataset([path], out)
     second = ingest_to_dataset([path], out)
-    assert first.warnings and second.warnings == first.warnings
+    assert first.warnings
+    assert second.warnings == first.warnings
     assert json.loads((out / "meta.json").read_text(encoding="utf-8"))["warnings"]
 
 

@@ -197,7 +197,8 @@ def test_per_year_sheets_are_merged_and_issues_name_their_own_sheet(written, tmp
     assert sorted(set(frame["_sheet"])) == ["2020年", "2021年", "2022年"]
     assert frame["_row"].min() == 4  # title, blank row and header above
     (ignored,) = [i for i in result.warnings if "「统计」" in i.message]
-    assert ignored.sheet is None and "已忽略" in ignored.message
+    assert ignored.sheet is None
+    assert "已忽略" in ignored.message
     layout.sheets["2021年"][5][3] = "主题党曰"
     bad = read_workbooks([layout.write(tmp_path)])
     (error,) = bad.errors
@@ -208,7 +209,8 @@ def test_two_and_three_row_headers_read_as_one(written):
     _, path = written["two_row_header"]
     frame = read_workbooks([path]).tables["activities"]
     assert frame["_row"].iloc[0] == 3
-    assert frame["expected"].iloc[0] == 10 and frame["present"].iloc[0] == 9
+    assert frame["expected"].iloc[0] == 10
+    assert frame["present"].iloc[0] == 9
     _, path = written["three_row_header_late_start"]
     frame = read_workbooks([path]).tables["activities"]
     assert frame["_row"].iloc[0] == 5
@@ -224,7 +226,8 @@ def test_header_merges_are_not_data_errors_but_merges_across_data_rows_are(tmp_p
     layout.merge["Sheet1"].append("C3:C4")  # 活动类型 merged over two data rows
     result = read_workbooks([layout.write(tmp_path)])
     (error,) = result.errors
-    assert "合并单元格 C3:C4" in error.message and error.row == 4
+    assert "合并单元格 C3:C4" in error.message
+    assert error.row == 4
 
 
 def test_the_unit_rule_is_a_note(written):
@@ -234,7 +237,8 @@ def test_the_unit_rule_is_a_note(written):
         (note,) = [i for i in result.issues if i.severity == "note"]
         notes[name] = note.message
     assert "「单位信息」表" in notes["per_unit_with_units_sheet"]
-    assert "文件名" in notes["two_row_header"] and "「丙局」" in notes["two_row_header"]
+    assert "文件名" in notes["two_row_header"]
+    assert "「丙局」" in notes["two_row_header"]
     assert "标题" in notes["three_row_header_late_start"]
     assert "「丁局」" in notes["three_row_header_late_start"]
     issues = json.loads(invoke("validate", "--json", str(written["two_row_header"][1])).stdout)
@@ -246,9 +250,12 @@ def test_units_sheet_and_title_that_disagree_are_an_error(tmp_path):
     layout.sheets["台账"][0] = ["庚局党建工作台账"]
     path = layout.write(tmp_path)
     (error,) = read_workbooks([path]).errors
-    assert error.row == 1 and "「庚局」" in error.message and "「乙局」" in error.message
+    assert error.row == 1
+    assert "「庚局」" in error.message
+    assert "「乙局」" in error.message
     explicit = read_workbooks([path], file_units={"乙局.xlsx": "乙局"})
-    assert explicit.errors == [] and set(explicit.tables["activities"]["unit"]) == {"乙局"}
+    assert explicit.errors == []
+    assert set(explicit.tables["activities"]["unit"]) == {"乙局"}
     params = tmp_path / "p.yaml"
     params.write_text("files:\n  乙局.xlsx: {unit: 乙局}\n", encoding="utf-8")
     assert invoke("validate", str(path), "--params", str(params)).exit_code == 0
@@ -315,7 +322,8 @@ def test_a_header_matching_two_contracts_is_an_error(tmp_path):
     rows = [["日期", "单位", "活动类型", "类别"], [dt.date(2021, 3, 5), "甲局", "党课", "表彰"]]
     layout = Layout("two.xlsx", "甲局", sheets={"Sheet1": rows})
     (error,) = read_workbooks([layout.write(tmp_path)]).errors
-    assert "「活动台账」" in error.message and "「奖惩记录」" in error.message
+    assert "「活动台账」" in error.message
+    assert "「奖惩记录」" in error.message
     layout.sheets = {"活动台账": rows}  # the sheet's name settles it
     assert read_workbooks([layout.write(tmp_path)]).errors == []
 
@@ -326,7 +334,8 @@ def test_shared_columns_alone_match_no_contract(tmp_path):
     (error,) = read_workbooks(
         [Layout("a.xlsx", "甲局", sheets={"活动台账": rows}).write(tmp_path)]
     ).errors
-    assert "缺少必填列 「活动类型」" in error.message and error.sheet == "活动台账"
+    assert "缺少必填列 「活动类型」" in error.message
+    assert error.sheet == "活动台账"
     (error,) = read_workbooks(
         [Layout("b.xlsx", "甲局", sheets={"2021年": rows}).write(tmp_path)]
     ).errors
@@ -343,7 +352,9 @@ def test_template_shows_optional_columns_and_accepted_layouts():
     text = "\n".join(
         str(cell) for row in book["说明"].iter_rows(values_only=True) for cell in row if cell
     )
-    assert "选填" in text and "每年一张表" in text and "单独一个工作簿" in text
+    assert "选填" in text
+    assert "每年一张表" in text
+    assert "单独一个工作簿" in text
     assert [c.value for c in book["支部信息"][1]] == [c.header for c in _sheet("支部信息").columns]
 
 
@@ -410,7 +421,9 @@ def test_log_coverage_finds_late_starts_and_gaps():
     monthly = [f"{y}-{m:02d}-10" for y in (2020, 2021, 2022) for m in range(1, 13)]
     assert coverage(monthly)["partial"] is False
     late = coverage(monthly[18:])
-    assert late["late_start"] and late["first_date"] == "2021-07-10" and late["partial"]
+    assert late["late_start"]
+    assert late["first_date"] == "2021-07-10"
+    assert late["partial"]
     gap = coverage(monthly[:10] + monthly[15:])
     assert gap["gaps"] == [{"first": "2020-11", "last": "2021-03", "months": 5}]
     assert coverage(monthly[:10] + monthly[15:], gap=5)["partial"] is False
@@ -457,7 +470,8 @@ def test_late_start_is_a_validate_warning(written):
     result = invoke("validate", "--json", str(path), *PERIOD_ARGS)
     assert result.exit_code == 0
     (warning,) = [i for i in json.loads(result.stdout) if i["level"] == "warning"]
-    assert "「丁局」" in warning["message"] and "2021-07-10" in warning["message"]
+    assert "「丁局」" in warning["message"]
+    assert "2021-07-10" in warning["message"]
 
 
 # -------------------------------------------------------------------------------- .xls and .ods
@@ -539,10 +553,12 @@ def test_mixed_layouts_in_one_run(written, tmp_path):
     }
     assert (first["主题党日"], first["党课"], first["组织生活会"]) == ("2021-04", "2021Q2", "2022")
     html = (dirs["戊局"] / "report.html").read_text(encoding="utf-8")
-    assert "第三党支部于2021年3月15日成立" in html and "按月自2021年4月起" in html
+    assert "第三党支部于2021年3月15日成立" in html
+    assert "按月自2021年4月起" in html
     assert "本报告依据的台账记录" not in html
 
     late = (dirs["丁局"] / "report.html").read_text(encoding="utf-8")
     assert "本报告依据的台账记录始于2021年7月10日、止于2022年12月10日" in late
     late_stats = json.loads((dirs["丁局"] / "stats.json").read_text(encoding="utf-8"))
-    assert late_stats["coverage"]["late_start"] and late_stats["total_activities"] == 18
+    assert late_stats["coverage"]["late_start"]
+    assert late_stats["total_activities"] == 18

@@ -132,7 +132,9 @@ def test_partial_years_are_not_judged() -> None:
 def test_rule_coming_into_force_mid_period() -> None:
     since = D(2018, 10, 28)
     months = judged_periods(D(2018, 1, 1), D(2019, 12, 31), "month", since)
-    assert months[0] == "2018-11" and months[-1] == "2019-12" and len(months) == 14
+    assert months[0] == "2018-11"
+    assert months[-1] == "2019-12"
+    assert len(months) == 14
     quarters = judged_periods(D(2018, 1, 1), D(2019, 12, 31), "quarter", since)
     assert quarters == ["2019Q1", "2019Q2", "2019Q3", "2019Q4"]
     assert judged_periods(D(2018, 1, 1), D(2019, 12, 31), "year", since) == ["2019"]
@@ -174,7 +176,8 @@ def test_quarterly_rule_met_and_short() -> None:
     a, b = by(entries, "A", "支部党员大会"), by(entries, "B", "支部党员大会")
     assert a["status"] == MET
     assert (a["periods_judged"], a["periods_met"], a["shortfall_periods"]) == (4, 4, [])
-    assert a["per"] == "quarter" and a["min"] == 1
+    assert a["per"] == "quarter"
+    assert a["min"] == 1
     assert b["status"] == SHORT
     assert (b["periods_judged"], b["periods_met"], b["shortfall_periods"]) == (4, 3, ["2019Q3"])
     assert b["activities"] == 3  # the 2018Q4 meeting is outside the judged quarters
@@ -188,7 +191,8 @@ def test_min_above_one_counts_per_period() -> None:
     norms = {"党课": {"per": "quarter", "min": 2, "scope": "branch"}}
     period = Period(D(2019, 1, 1), D(2019, 6, 30), "半年")
     [entry] = check_compliance(log, ["A"], period, norms)
-    assert entry["shortfall_periods"] == ["2019Q2"] and entry["periods_met"] == 1
+    assert entry["shortfall_periods"] == ["2019Q2"]
+    assert entry["periods_met"] == 1
 
 
 def test_branch_with_no_activity_is_short_on_every_applicable_rule() -> None:
@@ -212,7 +216,8 @@ def test_committee_rule_skipped_for_small_branch() -> None:
     small = by(entries, "S", "支委会")
     assert small["status"] == NOT_APPLICABLE
     assert small["reason"] == "支部正式党员不足7人，不设支委会"
-    assert small["periods_judged"] == 0 and small["shortfall_periods"] == []
+    assert small["periods_judged"] == 0
+    assert small["shortfall_periods"] == []
     assert by(entries, "L", "支委会")["status"] == SHORT
     assert by(entries, "N", "支委会")["status"] == SHORT
     # Without any roster the rule applies to every branch.
@@ -226,10 +231,12 @@ def test_party_group_rule_only_for_branches_with_groups() -> None:
     entries = check_compliance(log, ["G1", "G2", "N"], PERIOD, NORMS, members)
     assert by(entries, "G1", "党小组会")["status"] == SHORT
     g2 = by(entries, "G2", "党小组会")
-    assert g2["status"] == SHORT and g2["periods_met"] == 1
+    assert g2["status"] == SHORT
+    assert g2["periods_met"] == 1
     assert "2019-02" not in g2["shortfall_periods"]
     none = by(entries, "N", "党小组会")
-    assert none["status"] == NOT_APPLICABLE and "未设党小组" in none["reason"]
+    assert none["status"] == NOT_APPLICABLE
+    assert "未设党小组" in none["reason"]
 
 
 def test_no_whole_period_is_not_applicable_with_reason() -> None:
@@ -242,7 +249,8 @@ def test_no_whole_period_is_not_applicable_with_reason() -> None:
     # A rule in force only after the period started, with no whole quarter left.
     late = Period(D(2018, 9, 1), D(2018, 12, 30), "晚")
     entry = by(check_compliance(acts([]), ["A"], late, NORMS), "A", "支部党员大会")
-    assert entry["status"] == NOT_APPLICABLE and "2018年10月28日" in entry["reason"]
+    assert entry["status"] == NOT_APPLICABLE
+    assert "2018年10月28日" in entry["reason"]
 
 
 def test_rules_without_min_are_omitted_and_unit_rules_need_a_min() -> None:
@@ -252,8 +260,10 @@ def test_rules_without_min_are_omitted_and_unit_rules_need_a_min() -> None:
     assert all(e["branch"] == "A" for e in entries)  # unit-level rows are not a branch
     norms = {"中心组学习": {"per": "year", "min": 2, "scope": "unit"}}
     [unit] = check_compliance(log, ["A"], PERIOD, norms)
-    assert unit["branch"] == UNIT_LEVEL and unit["scope"] == "unit"
-    assert unit["periods_judged"] == 2 and unit["shortfall_periods"] == ["2018", "2019"]
+    assert unit["branch"] == UNIT_LEVEL
+    assert unit["scope"] == "unit"
+    assert unit["periods_judged"] == 2
+    assert unit["shortfall_periods"] == ["2018", "2019"]
     norms["中心组学习"]["min"] = 1
     [unit] = check_compliance(log, ["A"], PERIOD, norms)
     assert unit["status"] == MET
@@ -271,7 +281,8 @@ def test_wording_never_says_violation() -> None:
     members = roster({"S": (2, 0)})
     entries = check_compliance(acts([]), ["S", "A"], PERIOD, NORMS, members)
     text = json.dumps(entries, ensure_ascii=False)
-    assert "违规" not in text and "违反" not in text
+    assert "违规" not in text
+    assert "违反" not in text
     assert {e["status"] for e in entries} <= {MET, SHORT, NOT_APPLICABLE}
 
 
@@ -312,8 +323,10 @@ def test_staffing_below_norm() -> None:
     # 1% of 250 = 2.5 -> at least 3; 2% of 250 = 5.
     result = check_staffing(staff(250, 2), PARAMS)
     assert (result["required_min"], result["required_max"]) == (3, 5)
-    assert result["within_norm"] is False and result["level"] == "below"
-    assert result["ratio"] == pytest.approx(0.008) and result["shortfall"] == 1
+    assert result["within_norm"] is False
+    assert result["level"] == "below"
+    assert result["ratio"] == pytest.approx(0.008)
+    assert result["shortfall"] == 1
     assert "不足1人" in result["status"]
 
 
@@ -321,14 +334,16 @@ def test_staffing_within_norm_without_float_rounding() -> None:
     # 0.01 * 700 is 7.000000000000001 in floats; the bound must still be 7.
     result = check_staffing(staff(700, 7), PARAMS)
     assert (result["required_min"], result["required_max"]) == (7, 14)
-    assert result["within_norm"] is True and result["ratio"] == pytest.approx(0.01)
+    assert result["within_norm"] is True
+    assert result["ratio"] == pytest.approx(0.01)
     assert "符合" in result["status"]
 
 
 def test_staffing_above_norm() -> None:
     result = check_staffing(staff(300, 7), PARAMS)  # 2% of 300 = 6
     assert result["required_max"] == 6
-    assert result["within_norm"] is False and result["level"] == "above"
+    assert result["within_norm"] is False
+    assert result["level"] == "above"
 
 
 def test_staffing_at_least_one_person() -> None:
@@ -336,20 +351,24 @@ def test_staffing_at_least_one_person() -> None:
     one = check_staffing(staff(30, 1), PARAMS)
     assert (one["required_min"], one["required_max"], one["within_norm"]) == (1, 1, True)
     none = check_staffing(staff(30, 0), PARAMS)
-    assert none["within_norm"] is False and none["shortfall"] == 1
+    assert none["within_norm"] is False
+    assert none["shortfall"] == 1
 
 
 def test_staffing_missing_data_is_none() -> None:
     assert check_staffing(staff(None, 2), PARAMS)["within_norm"] is None
     missing = check_staffing(staff(500, None), PARAMS)
-    assert missing["within_norm"] is None and missing["required_min"] == 5
+    assert missing["within_norm"] is None
+    assert missing["required_min"] == 5
     empty = check_staffing(pd.DataFrame(columns=["unit", "staff_total", "party_workers"]), PARAMS)
-    assert empty["total"] is None and empty["within_norm"] is None
+    assert empty["total"] is None
+    assert empty["within_norm"] is None
     assert check_staffing(None, {})["within_norm"] is None
 
 
 def test_staffing_falls_back_to_roster_flags() -> None:
     members = pd.DataFrame({"branch": ["A"] * 3, "full_time_party_worker": ["是", "否", "是"]})
     result = check_staffing({"staff_total": 200, "party_workers": None}, PARAMS, members)
-    assert result["party_workers"] == 2 and result["party_workers_source"] == "党员名册"
+    assert result["party_workers"] == 2
+    assert result["party_workers_source"] == "党员名册"
     assert result["within_norm"] is True

@@ -45,8 +45,11 @@ def test_owner_file_beside_a_good_workbook_is_skipped_with_a_note(
     proc = reportkit(command, data / "demo.xlsx", owner, cwd=tmp_path)  # as data/*.xlsx expands
     assert proc.returncode == 0, proc.stderr
     (note,) = notes(proc.stderr)
-    assert note.startswith(f"提示：{owner}：") and "「demo.xlsx」" in note and OPEN_NOTE in note
-    assert "已损坏" not in proc.stderr and "错误" not in proc.stderr
+    assert note.startswith(f"提示：{owner}：")
+    assert "「demo.xlsx」" in note
+    assert OPEN_NOTE in note
+    assert "已损坏" not in proc.stderr
+    assert "错误" not in proc.stderr
 
 
 @pytest.mark.slow
@@ -58,7 +61,8 @@ def test_run_succeeds_with_an_owner_file_in_the_folder(tmp_path: Path) -> None:
         "run", data, "--out", "OUT", "--formats", "html", "--jobs", "1", cwd=tmp_path, timeout=600
     )
     assert proc.returncode == 0, proc.stderr
-    assert len(notes(proc.stderr)) == 1 and OPEN_NOTE in proc.stderr
+    assert len(notes(proc.stderr)) == 1
+    assert OPEN_NOTE in proc.stderr
     manifest = json.loads((tmp_path / "OUT" / "manifest.json").read_text(encoding="utf-8"))
     assert [u["unit"] for u in manifest["units"]] == ["甲局"]
     assert [u["status"] for u in manifest["units"]] == ["ok"]
@@ -80,7 +84,8 @@ def test_every_kind_of_lock_and_hidden_file_gets_one_note(tmp_path: Path) -> Non
         ["~$port.xlsx", ".~lock.report.xlsx#", ".~report.xlsx", "._report.xlsx", "报告.校验.xlsx"]
     )
     for lock in ("~$port.xlsx", ".~lock.report.xlsx#", ".~report.xlsx"):
-        assert "「report.xlsx」" in by_file[lock] and OPEN_NOTE in by_file[lock]
+        assert "「report.xlsx」" in by_file[lock]
+        assert OPEN_NOTE in by_file[lock]
     assert "隐藏文件" in by_file["._report.xlsx"]
     assert "标注副本" in by_file["报告.校验.xlsx"]
     assert all(n.severity == "note" for n in found.notes)
@@ -150,7 +155,8 @@ def test_an_empty_folder_is_a_chinese_usage_error(command: str, tmp_path: Path) 
     last = proc.stderr.splitlines()[-1]
     assert last.startswith(f"reportkit：文件夹「{empty}」中没有工作簿（.xlsx、.xlsm、.xls、.ods）")
     assert "--recursive" in last  # the workbook is one level down
-    assert not (tmp_path / "reports").exists() and not (tmp_path / "build").exists()
+    assert not (tmp_path / "reports").exists()
+    assert not (tmp_path / "build").exists()
     nothing = tmp_path / "nothing"
     nothing.mkdir()
     proc = reportkit(command, nothing, "--recursive", cwd=tmp_path)

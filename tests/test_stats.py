@@ -150,7 +150,8 @@ def test_counts_boundaries_inclusive(stats: dict) -> None:
     assert list(counts) == list(ACTIVITY_TYPES)  # every canonical type, zeros included
     assert counts["主题党日"] == 2  # 2018-01-01 and 2019-12-31; not 2017-12-31, 2020-01-01, 乙局
     assert counts["党课"] == 1
-    assert counts["中心组学习"] == 1 and counts["专题研讨"] == 1
+    assert counts["中心组学习"] == 1
+    assert counts["专题研讨"] == 1
     assert counts["调研"] == 3
     assert counts["支委会"] == 0
     assert stats["total_activities"] == 8
@@ -161,15 +162,18 @@ def test_counts_by_year(stats: dict) -> None:
     y2018, y2019 = stats["counts_by_year"]["2018"], stats["counts_by_year"]["2019"]
     assert (y2018["主题党日"], y2019["主题党日"]) == (1, 1)
     assert (y2018["调研"], y2019["调研"]) == (1, 2)
-    assert y2018["党课"] == 0 and y2019["党课"] == 1
+    assert y2018["党课"] == 0
+    assert y2019["党课"] == 1
     assert set(y2018) == set(ACTIVITY_TYPES)
 
 
 def test_counts_by_branch_labels_unit_level(stats: dict) -> None:
     by_branch = stats["counts_by_branch"]
     assert list(by_branch) == [UNIT_LEVEL, "一支部", "二支部", "三支部"]
-    assert by_branch[UNIT_LEVEL]["中心组学习"] == 1 and by_branch[UNIT_LEVEL]["专题研讨"] == 1
-    assert by_branch["一支部"]["调研"] == 3 and by_branch["一支部"]["主题党日"] == 1
+    assert by_branch[UNIT_LEVEL]["中心组学习"] == 1
+    assert by_branch[UNIT_LEVEL]["专题研讨"] == 1
+    assert by_branch["一支部"]["调研"] == 3
+    assert by_branch["一支部"]["主题党日"] == 1
     assert sum(by_branch["三支部"].values()) == 0
 
 
@@ -212,10 +216,13 @@ def test_compliance_and_summary(stats: dict) -> None:
     # 三支部 has no activity at all: everything applicable is short; 支委会 (3 正式) and
     # 党小组会 (no groups) do not apply.
     statuses = {e["rule"]: e["status"] for e in three}
-    assert statuses["支委会"] == "不适用" and statuses["党小组会"] == "不适用"
-    assert statuses["主题党日"] == SHORT and statuses["谈心谈话"] == SHORT
+    assert statuses["支委会"] == "不适用"
+    assert statuses["党小组会"] == "不适用"
+    assert statuses["主题党日"] == SHORT
+    assert statuses["谈心谈话"] == SHORT
     summary = stats["compliance_summary"]
-    assert summary["支委会"]["branches_judged"] == 2 and summary["支委会"]["branches_met"] == 0
+    assert summary["支委会"]["branches_judged"] == 2
+    assert summary["支委会"]["branches_met"] == 0
     assert summary["党小组会"]["branches_judged"] == 0
     assert stats["branches_short"] == ["一支部", "二支部", "三支部"]
 
@@ -249,7 +256,8 @@ def test_discipline(stats: dict) -> None:
 def test_discipline_without_forms_has_no_ratio() -> None:
     result = compute_stats(Unit("甲局", LOG), PERIOD, {})
     disc = result["discipline"]
-    assert disc["has_data"] is False and disc["forms"] == 0
+    assert disc["has_data"] is False
+    assert disc["forms"] == 0
     assert disc["reward_to_discipline_ratio"] is None
     assert disc["forms_share"]["第一种形态"] is None
 
@@ -271,16 +279,20 @@ def test_imbalance_in_stats(stats: dict) -> None:
 def test_imbalance_numbers() -> None:
     imb = imbalance({"A": 8, "B": 4, "C": 2, "D": 1})
     # mean 15/4 = 3.75; squared deviations 18.0625 + 0.0625 + 3.0625 + 7.5625 = 28.75.
-    assert imb["mean"] == 3.75 and imb["total"] == 15
+    assert imb["mean"] == 3.75
+    assert imb["total"] == 15
     assert imb["std"] == pytest.approx(math.sqrt(28.75 / 4), abs=1e-6)
     assert imb["cv"] == pytest.approx(math.sqrt(28.75 / 4) / 3.75, abs=1e-6)
     assert imb["max_min_ratio"] == 8.0
     assert imb["bottom"] == ["D"]  # below 1.875
     tie = imbalance({"A": 3, "B": 3})
     assert (tie["min"], tie["min_branch"], tie["min_branches"]) == (3, "A", ["A", "B"])
-    assert tie["cv"] == 0 and tie["max_min_ratio"] == 1.0
+    assert tie["cv"] == 0
+    assert tie["max_min_ratio"] == 1.0
     empty = imbalance({})
-    assert empty["mean"] is None and empty["max_branch"] is None and empty["bottom"] == []
+    assert empty["mean"] is None
+    assert empty["max_branch"] is None
+    assert empty["bottom"] == []
 
 
 def test_research(stats: dict) -> None:
@@ -300,8 +312,10 @@ def test_other_units_rows_are_ignored(stats: dict) -> None:
 def test_empty_unit() -> None:
     empty = LOG.iloc[0:0]
     result = compute_stats(Unit("丙局", empty), PERIOD, load_params())
-    assert result["counts"]["主题党日"] == 0 and result["branches"] == []
-    assert result["compliance"] == [] and result["imbalance"]["cv"] is None
+    assert result["counts"]["主题党日"] == 0
+    assert result["branches"] == []
+    assert result["compliance"] == []
+    assert result["imbalance"]["cv"] is None
     assert result["attendance"]["rate"] is None
     json.dumps(result, allow_nan=False)
 

@@ -89,20 +89,18 @@ def _date(value: Any) -> dt.date:
 
 def _activities(path: Path) -> list[dict[str, Any]]:
     vocab = activity_vocabulary()
-    out = []
-    for r in _records(path, ACTIVITIES.name, "活动类型"):
-        out.append(
-            {
-                "date": _date(r["活动日期"]),
-                "unit": unicodedata.normalize("NFKC", r["单位"]).strip(),
-                "branch": r["党支部"] or "",
-                "type": vocab.resolve(r["活动类型"]),
-                "expected": r["应到人数"],
-                "present": r["实到人数"],
-                "presenter": r["主持人"],
-            }
-        )
-    return out
+    return [
+        {
+            "date": _date(r["活动日期"]),
+            "unit": unicodedata.normalize("NFKC", r["单位"]).strip(),
+            "branch": r["党支部"] or "",
+            "type": vocab.resolve(r["活动类型"]),
+            "expected": r["应到人数"],
+            "present": r["实到人数"],
+            "presenter": r["主持人"],
+        }
+        for r in _records(path, ACTIVITIES.name, "活动类型")
+    ]
 
 
 def _fill_template(path: Path) -> None:
@@ -209,8 +207,10 @@ def test_template_has_every_sheet_with_schema_headers(tmp_path: Path) -> None:
         str(v) for row in wb[INSTRUCTIONS_SHEET].iter_rows(values_only=True) for v in row if v
     )
     for name, aliases in ACTIVITY_TYPES.items():
-        assert name in text and all(a in text for a in aliases)
-    assert "2019年3月5日" in text and "不显示任何姓名" in text
+        assert name in text
+        assert all(a in text for a in aliases)
+    assert "2019年3月5日" in text
+    assert "不显示任何姓名" in text
 
 
 def test_template_dropdowns_come_from_the_vocabulary(tmp_path: Path) -> None:
@@ -224,9 +224,11 @@ def test_template_dropdowns_come_from_the_vocabulary(tmp_path: Path) -> None:
                 continue
             letter = openpyxl.utils.get_column_letter(i)
             dv = next(v for v in validations if f"{letter}2:" in str(v.sqref))
-            assert dv.type == "list" and len(dv.formula1) <= 255
+            assert dv.type == "list"
+            assert len(dv.formula1) <= 255
             match = RANGE.match(dv.formula1)
-            assert match and match["sheet"] == VOCABULARY_SHEET, dv.formula1
+            assert match, dv.formula1
+            assert match["sheet"] == VOCABULARY_SHEET, dv.formula1
             vocab = wb[match["sheet"]]
             values = tuple(
                 vocab[f"{match['col']}{r}"].value
@@ -256,7 +258,9 @@ def test_formula_like_text_stays_literal(tmp_path: Path, text: str) -> None:
     assert cell.data_type == "s"
     wb.save(path)
     back = openpyxl.load_workbook(path).active["A1"]
-    assert back.value == text and back.data_type == "s" and back.quotePrefix
+    assert back.value == text
+    assert back.data_type == "s"
+    assert back.quotePrefix
     assert _sheet_rows(path, wb.active.title)[0][0] == text
     with zipfile.ZipFile(path) as z:
         assert "<f>" not in z.read("xl/worksheets/sheet1.xml").decode()
@@ -265,7 +269,9 @@ def test_formula_like_text_stays_literal(tmp_path: Path, text: str) -> None:
     demo_path = tmp_path / "d.xlsx"
     write_xlsx(demo_path, [SheetSpec("s", [["标题"], [text, "普通文本"]], 1, [10, 10])])
     back = openpyxl.load_workbook(demo_path).active["A2"]
-    assert back.value == text and back.data_type == "s" and back.quotePrefix
+    assert back.value == text
+    assert back.data_type == "s"
+    assert back.quotePrefix
     assert not openpyxl.load_workbook(demo_path).active["B2"].quotePrefix
 
 
@@ -333,7 +339,8 @@ def test_demo_rows_and_every_type(demo_log: list[dict[str, Any]]) -> None:
     assert {r["type"] for r in demo_log} == set(ACTIVITY_TYPES)
     assert all(PERIOD_START <= r["date"] <= PERIOD_END for r in demo_log)
     central = [r for r in demo_log if r["type"] == "中心组学习"]
-    assert central and all(r["branch"] == "" for r in central)
+    assert central
+    assert all(r["branch"] == "" for r in central)
 
 
 def test_demo_branches_mostly_meet_norms_some_short(demo_log: list[dict[str, Any]]) -> None:
@@ -355,7 +362,8 @@ def test_demo_branches_mostly_meet_norms_some_short(demo_log: list[dict[str, Any
 def test_demo_has_seasonal_dips(demo_log: list[dict[str, Any]]) -> None:
     by_month = Counter(r["date"].month for r in demo_log if 2019 <= r["date"].year <= 2024)
     average = sum(by_month.values()) / 12
-    assert by_month[2] < average and by_month[5] < average
+    assert by_month[2] < average
+    assert by_month[5] < average
 
 
 def test_demo_attendance_and_presenters(demo_log: list[dict[str, Any]]) -> None:
@@ -378,13 +386,15 @@ def test_demo_attendance_and_presenters(demo_log: list[dict[str, Any]]) -> None:
     }
     assert {r["presenter"] for r in demo_log} <= posts
     counted = [r for r in demo_log if r["expected"] is not None]
-    assert counted and all(0 <= r["present"] <= r["expected"] for r in counted)
+    assert counted
+    assert all(0 <= r["present"] <= r["expected"] for r in counted)
 
 
 def test_demo_units_roster_and_discipline(demo: Path) -> None:
     units = _records(demo, UNITS.name, "单位")
     ratios = [u["专职党务工作人员数"] / u["机关工作人员总数"] for u in units]
-    assert any(r < 0.01 for r in ratios) and any(0.01 <= r <= 0.02 for r in ratios)
+    assert any(r < 0.01 for r in ratios)
+    assert any(0.01 <= r <= 0.02 for r in ratios)
     assert all(u["专职党务工作人员数"] >= 1 for u in units)
 
     roster = _records(demo, MEMBERS.name, "姓名")
@@ -397,16 +407,21 @@ def test_demo_units_roster_and_discipline(demo: Path) -> None:
     discipline = _records(demo, DISCIPLINE.name, "类别")
     categories = Counter(d["类别"] for d in discipline)
     assert set(categories) <= set(DISCIPLINE_CATEGORIES)
-    assert categories["表彰"] and categories["奖励"] and categories["第一种形态"]
+    assert categories["表彰"]
+    assert categories["奖励"]
+    assert categories["第一种形态"]
 
 
 def test_demo_carries_the_mess_the_contract_accepts(demo: Path) -> None:
     rows = _sheet_rows(demo, ACTIVITIES.name)
-    assert rows[0][0].startswith("国家税务总局") and not any(rows[1])  # title, blank
-    assert rows[2][0] == "活动日期" and "时长（小时）" in rows[2]  # alias headers
+    assert rows[0][0].startswith("国家税务总局")
+    assert not any(rows[1])
+    assert rows[2][0] == "活动日期"
+    assert "时长（小时）" in rows[2]
     dates = [r[0] for r in rows[3:] if any(r)]
     texts = [d for d in dates if isinstance(d, str)]
-    assert any("年" in d for d in texts) and any("." in d for d in texts)
+    assert any("年" in d for d in texts)
+    assert any("." in d for d in texts)
     assert any(isinstance(d, int | float) for d in dates)  # an Excel serial typed as a number
     assert any(unicodedata.normalize("NFKC", d) != d for d in texts)  # full-width digits
     types = {r[3] for r in rows[3:] if any(r)}
@@ -443,7 +458,9 @@ def test_workbooks_the_cli_writes_hold_no_formula(tmp_path: Path) -> None:
                     assert not re.search(rb"<(\w+:)?f[ >]", archive.read(name)), (path, name)
         book = openpyxl.load_workbook(path)
         cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row]
-        assert cells and not [c.coordinate for c in cells if c.data_type == "f"]
+        assert cells
+        assert not [c.coordinate for c in cells if c.data_type == "f"]
         for cell in cells:
             if isinstance(cell.value, str) and cell.value[:1] in "=+-@":
-                assert cell.data_type == "s" and cell.quotePrefix, (path, cell.coordinate)
+                assert cell.data_type == "s", (path, cell.coordinate)
+                assert cell.quotePrefix, (path, cell.coordinate)

@@ -13,13 +13,13 @@ from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")
+matplotlib.use("Agg")  # the backend must be chosen before pyplot is imported
 
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-from reportkit.render.document import Block  # noqa: E402
-from reportkit.render.fonts import configure_matplotlib  # noqa: E402
+from reportkit.render.document import Block
+from reportkit.render.fonts import configure_matplotlib
 
 PNG_DPI = 200
 _PALETTE = ("#b22222", "#d2691e", "#daa520", "#4682b4", "#2e8b57", "#6a5acd", "#708090")

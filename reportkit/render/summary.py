@@ -44,7 +44,7 @@ class Summary(OutlineDocument):
         names = [u["unit"] for u in self.units]
         if len(names) < 2:
             return ""
-        prefix = os.path.commonprefix(names)
+        prefix = os.path.commonprefix(names)  # noqa: RUF071 - names, not paths: characters
         shortest = min(len(n) for n in names)
         prefix = prefix[: min(len(prefix), shortest - 2)]
         return prefix if len(prefix) >= 4 else ""

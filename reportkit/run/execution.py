@@ -14,7 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass
@@ -82,7 +82,7 @@ class _NotebookCapture:
     writes the notebook into OUT with the other files."""
 
     scheme = "reportkit-memory://"
-    notebooks: dict[str, str] = {}
+    notebooks: ClassVar[dict[str, str]] = {}
     installed = False
 
     @classmethod

@@ -47,22 +47,26 @@ def scheduler(tmp_path_factory) -> Iterator[str]:
     common = {"cwd": folder, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     processes = [
         subprocess.Popen(
-            [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port)]
-            + ["--no-dashboard"],
+            [
+                str(BIN / "dask"),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-dashboard",
+            ],
             **common,
         )
     ]
     try:
         wait_for_port(port)
-        for n in range(2):
-            processes.append(
-                subprocess.Popen(
-                    [str(BIN / "dask"), "worker", address, "--host", "127.0.0.1"]
-                    + ["--nthreads", "1", "--nworkers", "1", "--no-dashboard"]
-                    + ["--local-directory", str(folder / f"worker{n}")],
-                    **common,
-                )
-            )
+        worker = [str(BIN / "dask"), "worker", address, "--host", "127.0.0.1", "--nthreads", "1"]
+        options = ["--nworkers", "1", "--no-dashboard", "--local-directory"]
+        processes.extend(
+            subprocess.Popen([*worker, *options, str(folder / f"worker{n}")], **common)
+            for n in range(2)
+        )
         with Client(address, timeout=30) as client:
             client.wait_for_workers(2, timeout=60)
         yield address
@@ -109,8 +113,19 @@ def kernels_of(pids: Iterable[int]) -> list[psutil.Process]:
 
 def start_dask_run(folder: Path, workbook: Path, notebook: Path, scheduler: str):
     return subprocess.Popen(
-        [str(BIN / "reportkit"), "run", str(workbook), "--out", "out", "--notebook", str(notebook)]
-        + ["--executor", "dask", "--scheduler", scheduler],
+        [
+            str(BIN / "reportkit"),
+            "run",
+            str(workbook),
+            "--out",
+            "out",
+            "--notebook",
+            str(notebook),
+            "--executor",
+            "dask",
+            "--scheduler",
+            scheduler,
+        ],
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -187,7 +202,8 @@ def test_an_unreachable_scheduler_is_named_and_nothing_is_written(two_units: Pat
         "--scheduler-timeout", "2", cwd=tmp_path, check=False, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2
-    assert "无法连接 dask 调度器" in proc.stderr and address in proc.stderr
+    assert "无法连接 dask 调度器" in proc.stderr
+    assert address in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
 
@@ -206,9 +222,21 @@ def test_a_worker_with_other_package_versions_is_refused(
     )
     other_workers = worker_pids(scheduler)
     worker = subprocess.Popen(
-        [str(BIN / "dask"), "worker", scheduler, "--host", "127.0.0.1", "--nthreads", "1"]
-        + ["--no-nanny", "--no-dashboard", "--preload", str(preload)]
-        + ["--local-directory", str(tmp_path)],
+        [
+            str(BIN / "dask"),
+            "worker",
+            scheduler,
+            "--host",
+            "127.0.0.1",
+            "--nthreads",
+            "1",
+            "--no-nanny",
+            "--no-dashboard",
+            "--preload",
+            str(preload),
+            "--local-directory",
+            str(tmp_path),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -223,5 +251,6 @@ def test_a_worker_with_other_package_versions_is_refused(
         worker.terminate()
         worker.wait(timeout=30)
     assert proc.returncode == 2
-    assert f"拒绝工作节点 {address}" in proc.stderr and "pandas" in proc.stderr
+    assert f"拒绝工作节点 {address}" in proc.stderr
+    assert "pandas" in proc.stderr
     assert not (tmp_path / "out").exists()

@@ -80,10 +80,13 @@ def test_raise_kernel_death_and_hang_fail_only_their_units(four_units: Path, tmp
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     units = {u["unit"]: u for u in manifest(tmp_path / "out")["units"]}
-    assert units[a]["status"] == "failed" and "ValueError" in units[a]["error"]
+    assert units[a]["status"] == "failed"
+    assert "ValueError" in units[a]["error"]
     assert "坏数据" in units[a]["error"]
-    assert units[b]["status"] == "failed" and "内核" in units[b]["error"]
-    assert units[c]["status"] == "failed" and "超时" in units[c]["error"]
+    assert units[b]["status"] == "failed"
+    assert "内核" in units[b]["error"]
+    assert units[c]["status"] == "failed"
+    assert "超时" in units[c]["error"]
     assert units[d]["status"] == "ok"
     assert manifest(tmp_path / "out")["state"] == "complete"
     assert_final_files_whole(tmp_path / "out")
@@ -132,11 +135,13 @@ def test_sigint_stops_cleanly_with_a_consistent_manifest(four_units: Path, tmp_p
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130
-    assert "Traceback" not in stderr and "中断" in stderr
+    assert "Traceback" not in stderr
+    assert "中断" in stderr
     m = manifest(tmp_path / "out")
     assert m["state"] == "interrupted"
     statuses = [u["status"] for u in m["units"]]
-    assert "ok" in statuses and "failed" in statuses
+    assert "ok" in statuses
+    assert "failed" in statuses
     assert all(u["error"] == "已中断" for u in m["units"] if u["status"] == "failed")
     assert_final_files_whole(tmp_path / "out")
 
@@ -213,7 +218,7 @@ def test_second_run_refuses_and_a_killed_runs_lock_does_not_block(four_units: Pa
     assert third.returncode == 0, third.stderr
 
 
-@pytest.fixture()
+@pytest.fixture
 def small_tmpfs(tmp_path: Path):
     """A 600 KB filesystem: room for a few reports, not for all of them."""
     mount_point = tmp_path / "small"
@@ -254,7 +259,8 @@ def test_read_only_out_gives_a_clear_message(four_units: Path, tmp_path: Path, s
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
-    assert "无法" in proc.stderr and str(small_tmpfs / "out") in proc.stderr
+    assert "无法" in proc.stderr
+    assert str(small_tmpfs / "out") in proc.stderr
 
 
 def run_with_cell(tmp_path: Path, workbook: Path, code: str) -> dict:
@@ -265,7 +271,8 @@ def run_with_cell(tmp_path: Path, workbook: Path, code: str) -> dict:
         "run", str(workbook), "--out", "out", "--notebook", str(custom), "--jobs", "2",
         cwd=tmp_path, check=False,
     )  # fmt: skip
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
     return manifest(tmp_path / "out")
 
 
@@ -281,9 +288,11 @@ def test_a_lost_worker_fails_only_its_unit(four_units: Path, tmp_path: Path):
     )
     m = run_with_cell(tmp_path, four_units, code)
     units = {u["unit"]: u for u in m["units"]}
-    assert units[a]["status"] == "failed" and "工作进程异常退出" in units[a]["error"]
+    assert units[a]["status"] == "failed"
+    assert "工作进程异常退出" in units[a]["error"]
     assert [u["status"] for n, u in units.items() if n != a] == ["ok"] * 3
-    assert m["state"] == "complete" and m["summary"]["status"] == "ok"
+    assert m["state"] == "complete"
+    assert m["summary"]["status"] == "ok"
     assert_final_files_whole(tmp_path / "out")
 
 
@@ -336,14 +345,16 @@ def test_file_size_limit_names_the_file_and_keeps_the_last_good_reports(
     )  # fmt: skip
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
-    assert "文件超过大小上限" in proc.stderr and "File too large" in proc.stderr
+    assert "文件超过大小上限" in proc.stderr
+    assert "File too large" in proc.stderr
     assert f"写入 {notebooks[0]} 失败" in proc.stderr
     assert list((tmp_path / "fresh" / "datasets").glob("*/meta.json"))  # written under the limit
     # Nothing was replaced: every report file is the good run's, byte for byte.
     assert {p: p.read_bytes() for d in dirs for p in d.iterdir()} == good
     assert not [p for p in out.rglob(".*") if p.name != ".reportkit.lock"]
     for entry in manifest(out)["units"]:
-        assert entry["status"] == "failed" and "文件超过大小上限" in entry["error"]
+        assert entry["status"] == "failed"
+        assert "文件超过大小上限" in entry["error"]
         assert entry["stale_outputs"] == {"ipynb": "report.ipynb", "html": "report.html"}
     assert_final_files_whole(out)
 
@@ -365,9 +376,11 @@ def test_memory_and_open_file_limits_fail_only_their_units(four_units: Path, tmp
         "    handles = [open(os.devnull) for _ in range(200)]\n"
     )
     units = {u["unit"]: u for u in run_with_cell(tmp_path, four_units, code)["units"]}
-    assert units[a]["status"] == "failed" and "内存不足" in units[a]["error"]
+    assert units[a]["status"] == "failed"
+    assert "内存不足" in units[a]["error"]
     assert "MemoryError" in units[a]["error"]
-    assert units[b]["status"] == "failed" and "打开的文件过多" in units[b]["error"]
+    assert units[b]["status"] == "failed"
+    assert "打开的文件过多" in units[b]["error"]
     assert "Too many open files" in units[b]["error"]
     assert all(units[u]["status"] == "ok" for u in others)
     assert_final_files_whole(tmp_path / "out")

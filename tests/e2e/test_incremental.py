@@ -25,7 +25,7 @@ def run(work: Path, *args: str) -> dict[str, str]:
     return statuses(work / "out")
 
 
-@pytest.fixture()
+@pytest.fixture
 def work(tmp_path: Path, demo_workbook: Path) -> Path:
     shutil.copy(demo_workbook, tmp_path / "book.xlsx")
     first = run(tmp_path)
@@ -152,10 +152,12 @@ def test_a_unit_that_now_fails_keeps_its_reports_marked_stale(work: Path):
     good = files_of(folder)
     args = ["book.xlsx", "--out", "out", "--jobs", "2", *failing_setup(work, target)]
     first = reportkit("run", *args, "--params", "fail.yaml", cwd=work, check=False)
-    assert first.returncode == 1 and "故意失败" in first.stderr
+    assert first.returncode == 1
+    assert "故意失败" in first.stderr
 
     entry = unit_entry(out, target)
-    assert entry["status"] == "failed" and "故意失败" in entry["error"]
+    assert entry["status"] == "failed"
+    assert "故意失败" in entry["error"]
     assert entry["stale_outputs"] == {"ipynb": "report.ipynb", "html": "report.html"}
     assert entry["outputs"] == {"ipynb": "report.failed.ipynb"}
     # The last good files are untouched, byte for byte; only the failed notebook was added.
@@ -164,12 +166,15 @@ def test_a_unit_that_now_fails_keeps_its_reports_marked_stale(work: Path):
     assert "故意失败" in (folder / "report.failed.ipynb").read_text(encoding="utf-8")
     # The index marks the failure and links the old reports as stale; the summary leaves it out.
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert "单元格出错" in index and "旧版" in index and "内容已过时" in index
+    assert "单元格出错" in index
+    assert "旧版" in index
+    assert "内容已过时" in index
     assert "故意失败" not in index  # the exception text is for the analyst, in the manifest
     assert f'href="{quote(folder.name)}/report.html"' in index
     assert manifest(out)["summary"]["status"] == "ok"
     summary = (out / "summary.html").read_text(encoding="utf-8")
-    assert "覆盖2个单位" in summary and "另有1个单位报告未能生成" in summary
+    assert "覆盖2个单位" in summary
+    assert "另有1个单位报告未能生成" in summary
 
     # Failing again, with the others unchanged: the stale files are still named, and the
     # progress bar (on a terminal) counts the failure and the cached units.
@@ -183,7 +188,8 @@ def test_a_unit_that_now_fails_keeps_its_reports_marked_stale(work: Path):
     # Fixed: the unit is rebuilt, the failed notebook and the stale mark go.
     reportkit("run", *args, cwd=work)
     entry = unit_entry(out, target)
-    assert entry["status"] == "ok" and "stale_outputs" not in entry
+    assert entry["status"] == "ok"
+    assert "stale_outputs" not in entry
     assert not (folder / "report.failed.ipynb").exists()
     assert "旧版" not in (out / "index.html").read_text(encoding="utf-8")
 
@@ -241,14 +247,16 @@ def test_a_unit_gone_from_the_data_is_listed_as_removed_and_kept_until_prune(wor
     drop_unit(work / "book.xlsx", gone)
 
     proc = reportkit("run", "book.xlsx", "--out", "out", "--jobs", "2", cwd=work)
-    assert gone in proc.stdout and "--prune" in proc.stdout
+    assert gone in proc.stdout
+    assert "--prune" in proc.stdout
     m = manifest(out)
     assert gone not in [u["unit"] for u in m["units"]]
     outputs = {"ipynb": "report.ipynb", "html": "report.html"}
     assert m["removed"] == [{"unit": gone, "dir": folder.name, "outputs": outputs}]
     assert files_of(folder) == kept
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert "已不在数据中的单位" in index and gone in index
+    assert "已不在数据中的单位" in index
+    assert gone in index
 
     # Still gone next time: still listed, still kept.
     reportkit("run", "book.xlsx", "--out", "out", "--jobs", "2", cwd=work)

@@ -63,12 +63,12 @@ def _rows_for(letter: str, unit: str) -> list[list[Any]]:
     t = f"KNR{letter}"
     b1, b2 = f"第一支部{t}B1", f"第二支部{t}B2"
     rows: list[list[Any]] = []
-    for month in range(1, 13):
-        for branch in (b1, b2):
-            rows.append(
-                [f"2019-{month:02d}-10", unit, branch, "主题党日", f"党日{t}T4", 20, 18, 2,
-                 None, f"备注{t}N1"]
-            )  # fmt: skip
+    rows.extend(
+        [f"2019-{month:02d}-10", unit, branch, "主题党日", f"党日{t}T4", 20, 18, 2,
+         None, f"备注{t}N1"]
+        for month in range(1, 13)
+        for branch in (b1, b2)
+    )  # fmt: skip
     for quarter in range(4):
         day = f"2019-{3 * quarter + 2:02d}-15"
         rows.append([day, unit, None, "中心组学习", f"中心组专题{t}T1", 12, 12, 3,
@@ -298,7 +298,8 @@ def test_no_unit_output_holds_another_units_strings(hostile: HostileRun) -> None
         for label, text in unit_outputs(hostile, unit).items():
             flat = squeeze(text)
             for needle in foreign_tokens + foreign_names:
-                assert needle not in text and needle not in flat, (unit, label, needle)
+                assert needle not in text, (unit, label, needle)
+                assert needle not in flat, (unit, label, needle)
 
 
 def test_own_canaries_do_appear_so_the_check_can_fail(hostile: HostileRun) -> None:
@@ -314,7 +315,8 @@ def test_own_canaries_do_appear_so_the_check_can_fail(hostile: HostileRun) -> No
             flat = squeeze(outputs[kind])
             missing = [s for s in shown if s not in flat]
             assert not missing, (unit, kind, missing)
-        assert unit in outputs["report.ipynb (ipynb)"] and unit in outputs["stats.json (.json)"]
+        assert unit in outputs["report.ipynb (ipynb)"]
+        assert unit in outputs["stats.json (.json)"]
 
 
 def test_injected_parameters_name_only_the_unit_itself(hostile: HostileRun) -> None:
@@ -351,8 +353,10 @@ def test_markup_is_escaped_in_html(hostile: HostileRun) -> None:
     page = (hostile.unit_dir(CANARY["A"]) / "report.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;window.__x=1&lt;/script&gt;" in page
     assert "<script" not in page.lower()
-    assert "&lt;img src=x onerror=" in page and "<img src=x" not in page
-    assert "&lt;i onmouseover=" in page and "<i onmouseover" not in page
+    assert "&lt;img src=x onerror=" in page
+    assert "<img src=x" not in page
+    assert "&lt;i onmouseover=" in page
+    assert "<i onmouseover" not in page
     assert "onerror=" not in re.sub(r"&lt;.*?&gt;", "", page)  # only inside escaped text
     text = visible_text(page)
     for literal in (SCRIPT, IMG, HOVER, JINJA):
@@ -407,7 +411,8 @@ def test_no_script_runs_in_chromium(hostile: HostileRun) -> None:
                 assert flags == ["undefined"] * 4, (path, flags)
                 assert images == 0, path
                 if path.name == "index.html":
-                    assert scripts == [index_script()[0]] and index_script()[1] in csp, path
+                    assert scripts == [index_script()[0]], path
+                    assert index_script()[1] in csp, path
                 else:
                     assert scripts == [], path
                 assert problems == [], (path, problems)
@@ -422,10 +427,12 @@ def test_no_script_runs_in_chromium(hostile: HostileRun) -> None:
 def test_hostile_unit_names_get_safe_folders_inside_out(hostile: HostileRun) -> None:
     out = hostile.out.resolve()
     dirs = {u["unit"]: u["dir"] for u in hostile.manifest["units"]}
-    assert NUL_READ_AS in dirs and all("\x00" not in u for u in dirs)
+    assert NUL_READ_AS in dirs
+    assert all("\x00" not in u for u in dirs)
     assert len(set(dirs.values())) == len(dirs)  # a/b and a\b do not collide
     for unit, folder in dirs.items():
-        assert folder and not folder.startswith(".")
+        assert folder
+        assert not folder.startswith(".")
         assert not set(folder) & set('/\\:*?"<>|\x00'), folder
         assert len(folder.encode("utf-8")) <= MAX_DIR_BYTES
         assert (out / folder).resolve().parent == out, (unit, folder)
@@ -434,7 +441,8 @@ def test_hostile_unit_names_get_safe_folders_inside_out(hostile: HostileRun) -> 
             stats = json.loads((out / folder / "stats.json").read_text(encoding="utf-8"))
             assert stats["unit"] == unit  # the name itself is kept intact in the data
     assert dirs == assign_dirs(dirs)  # the manifest's folders are the layout's folders
-    assert dirs["index.html"] != "index.html" and (out / "index.html").is_file()
+    assert dirs["index.html"] != "index.html"
+    assert (out / "index.html").is_file()
     assert "<a" in (out / "index.html").read_text(encoding="utf-8")  # still the index page
     for path in hostile.out.rglob("*"):
         assert path.resolve().is_relative_to(out), path
@@ -452,8 +460,11 @@ def test_safe_dirname_never_leaves_the_folder(name: str, tmp_path: Path) -> None
     """A NUL cannot come from openpyxl, and ingest strips control characters, so safe_dirname
     is also tested directly for the names reading could never produce."""
     folder = safe_dirname(name, set())
-    assert folder and folder not in (".", "..") and not folder.startswith(".")
-    assert not set(folder) & set('/\\:*?"<>|') and not re.search(r"[\x00-\x1f\x7f]", folder)
+    assert folder
+    assert folder not in (".", "..")
+    assert not folder.startswith(".")
+    assert not set(folder) & set('/\\:*?"<>|')
+    assert not re.search(r"[\x00-\x1f\x7f]", folder)
     assert len(folder.encode("utf-8")) <= MAX_DIR_BYTES
     target = tmp_path / folder
     target.mkdir()
@@ -508,12 +519,14 @@ def test_roster_names_appear_in_no_output(hostile: HostileRun) -> None:
         for label, text in output_texts(path):
             flat = squeeze(text)
             for name in ROSTER:
-                assert name not in text and name not in flat, (path, label, name)
+                assert name not in text, (path, label, name)
+                assert name not in flat, (path, label, name)
             checked += 1
     assert checked > 40
     # The presenters who are members show as their post (A) or as 党员 (B, C: another unit's).
     page = squeeze(visible_text((hostile.unit_dir(CANARY["A"]) / "report.html").read_text("utf-8")))
-    assert "名册主讲KNRAT5" in page and "党委书记" in page
+    assert "名册主讲KNRAT5" in page
+    assert "党委书记" in page
 
 
 def test_roster_names_are_not_in_the_dataset(hostile: HostileRun) -> None:
@@ -530,5 +543,7 @@ def test_roster_names_are_not_in_the_dataset(hostile: HostileRun) -> None:
             decoded.append(str(table.schema.metadata))
     text = "\n".join(decoded)
     for name in ROSTER:
-        assert name.encode() not in blob and name not in text, name
-    assert "党委书记" in text and CANARY["A"] in text  # the check reads the values
+        assert name.encode() not in blob, name
+        assert name not in text, name
+    assert "党委书记" in text
+    assert CANARY["A"] in text

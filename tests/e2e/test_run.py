@@ -85,7 +85,8 @@ def test_html_is_offline_and_has_no_code(full_run: Path):
     assert len(pages) == 5  # index, summary, three reports
     for page in pages:
         content = page.read_text(encoding="utf-8")
-        assert "http://" not in content and "https://" not in content, page
+        assert "http://" not in content, page
+        assert "https://" not in content, page
         assert 'lang="zh-CN"' in content
         for code in ("UnitReport", "report.show", "import ", "Traceback", "papermill", "In&nbsp;["):
             assert code not in content, (page, code)
@@ -162,7 +163,8 @@ def test_failure_isolation(demo_workbook: Path, tmp_path: Path):
     assert (tmp_path / "out" / status[first]["dir"] / "report.failed.ipynb").is_file()
     assert [u["status"] for u in m["units"] if u["unit"] != first] == ["ok", "ok"]
     index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
-    assert "forced failure" not in index and "未生成（笔记本第" in index
+    assert "forced failure" not in index
+    assert "未生成（笔记本第" in index
 
 
 def manifest_units(workbook: Path, work: Path) -> list[str]:
@@ -220,7 +222,8 @@ def test_units_subset_and_unknown_unit(demo_workbook: Path, tmp_path: Path):
         check=False,
     )
     assert proc.returncode == 2
-    assert "不存在的单位" in proc.stderr and "Traceback" not in proc.stderr
+    assert "不存在的单位" in proc.stderr
+    assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
@@ -239,5 +242,6 @@ def test_bad_data_writes_no_reports(tmp_path: Path, demo_workbook: Path):
     proc = reportkit("run", str(bad), "--out", "out", cwd=tmp_path, check=False)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
-    assert f"第 {header_row + 5} 行" in proc.stderr and "主题党日" in proc.stderr
+    assert f"第 {header_row + 5} 行" in proc.stderr
+    assert "主题党日" in proc.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

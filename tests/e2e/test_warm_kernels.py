@@ -86,7 +86,8 @@ def test_each_unit_is_a_fresh_process_forked_by_the_warm_parent(
         assert sorted(r["unit"] for r in seen) == sorted(units)
         assert len({r["pid"] for r in seen}) == len(seen)
         for r in seen:
-            assert r["leaked_global"] is None and r["leaked_module"] is None, r
+            assert r["leaked_global"] is None, r
+            assert r["leaked_module"] is None, r
         if mode == "fork":
             assert len({r["ppid"] for r in seen}) == 1  # one worker, one warm parent
             for r in seen:
@@ -138,8 +139,17 @@ def test_stopping_the_driver_leaves_no_warm_parent_or_kernel(demo_workbook, tmp_
     records = tmp_path / "records.jsonl"
     notebook = record_notebook(tmp_path, records, "\nimport time\ntime.sleep(120)\n")
     driver = subprocess.Popen(
-        [str(BIN / "reportkit"), "run", str(demo_workbook), "--out", "out"]
-        + ["--notebook", str(notebook), "--jobs", "2"],
+        [
+            str(BIN / "reportkit"),
+            "run",
+            str(demo_workbook),
+            "--out",
+            "out",
+            "--notebook",
+            str(notebook),
+            "--jobs",
+            "2",
+        ],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -166,7 +176,7 @@ def test_stopping_the_driver_leaves_no_warm_parent_or_kernel(demo_workbook, tmp_
 # -- the provisioner through jupyter_client alone --------------------------------------------
 
 
-@pytest.fixture()
+@pytest.fixture
 def worker_kernels(monkeypatch):
     """What a pool worker's initialiser does, undone afterwards."""
 
@@ -204,14 +214,16 @@ def test_provisioner_forks_interrupts_kills_and_reports_exit_codes(worker_kernel
         assert isinstance(km.provisioner, WarmForkProvisioner)
         _, printed = run_code(kc, "import os; print(os.getpid(), os.getppid())")
         pid, ppid = map(int, printed.split())
-        assert ppid == parent.process.pid and pid == km.provisioner.pid
+        assert ppid == parent.process.pid
+        assert pid == km.provisioner.pid
         kc.execute("import time; time.sleep(60)")
         time.sleep(1)
         km.interrupt_kernel()
         reply = kc.get_shell_msg(timeout=30)
         assert reply["content"]["ename"] == "KeyboardInterrupt"
         km.shutdown_kernel(now=True)
-        assert not km.is_alive() and not alive(pid)
+        assert not km.is_alive()
+        assert not alive(pid)
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

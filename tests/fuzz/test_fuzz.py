@@ -105,14 +105,16 @@ def check_issues(path: Path, shape: dict[str, tuple[int, int, list[str]]]) -> li
                 assert 1 <= issue.row <= rows, issue
             if issue.cell is not None:
                 letters, row = coordinate_from_string(issue.cell)
-                assert row == issue.row and column_index_from_string(letters) <= columns, issue
+                assert row == issue.row, issue
+                assert column_index_from_string(letters) <= columns, issue
             if issue.column is not None and issue.row is not None:
                 letters = issue.column.removesuffix(" 列")  # a column without a header
                 if issue.cell is not None and letters == issue.cell.rstrip("0123456789"):
                     continue
                 assert _quoted(issue.column, texts), issue
         else:
-            assert issue.row is None and issue.column is None, issue
+            assert issue.row is None, issue
+            assert issue.column is None, issue
     return result.issues
 
 

@@ -27,11 +27,16 @@ from reportkit.data.demo.topics import (
     topic_for,
     weighted_pick,
 )
-from reportkit.data.demo.units import Unit
+from reportkit.data.demo.units import Branch, Unit
 from reportkit.data.vocabulary import ACTIVITY_TYPES
 
 # Priorities: lower survives truncation when `rows` is smaller than the plan.
 _COVER, _NORM, _EARLY, _EXTRA = 0, 1, 2, 3
+
+
+def _priority(day: dt.date, per: str) -> int:
+    """A norm row the report judges, or an earlier one (before the norms were in force)."""
+    return _NORM if is_judged(day, per) else _EARLY
 
 
 class Planner:
@@ -187,30 +192,44 @@ class Planner:
 
     def _branch_norms(self, ui: int, bi: int) -> None:
         """Monthly, quarterly and yearly 组织生活, with skips for short and idle branches."""
+        self._branch_monthly(ui, bi)
+        self._branch_quarterly(ui, bi)
+        self._branch_yearly(ui, bi)
+        b = self.units[ui].branches[bi]
+        for when, topic in STUDY_CAMPAIGNS.items():
+            if b.profile == "norm":
+                day = workday(when.year, when.month, when.day + self.rng.randint(-5, 5))
+                self.add(_EARLY, day, ui, bi, "组织生活会", topic)
+
+    def _skipped(self, b: Branch, month: int, base: float = 1.0) -> bool:
+        """Whether a short or idle branch skips a monthly activity (`base` > 1: skips less)."""
+        if b.profile == "idle":
+            return self.rng.random() > 0.3 * base
+        if b.profile == "short":
+            return self.rng.random() < SHORT_SKIP[month - 1] * b.laxity / base
+        return False
+
+    def _branch_monthly(self, ui: int, bi: int) -> None:
+        """主题党日, 支委会 and 党小组会, each month."""
         rng = self.rng
         b = self.units[ui].branches[bi]
-
-        def skipped(month: int, base: float = 1.0) -> bool:
-            if b.profile == "idle":
-                return rng.random() > 0.3 * base
-            if b.profile == "short":
-                return rng.random() < SHORT_SKIP[month - 1] * b.laxity / base
-            return False
-
-        def pri(day: dt.date, per: str) -> int:
-            return _NORM if is_judged(day, per) else _EARLY
-
         for year, month in MONTHS:
             day = workday(year, month, b.meeting_day + rng.randint(-2, 2))
             forced = b.profile == "short" and (year, month) == (2020, 2)
-            if not forced and not skipped(month):
-                self.add(pri(day, "month"), day, ui, bi, "主题党日")
-            if b.has_committee and b.profile != "idle" and not forced and not skipped(month, 1.3):
+            if not forced and not self._skipped(b, month):
+                self.add(_priority(day, "month"), day, ui, bi, "主题党日")
+            committee = b.has_committee and b.profile != "idle" and not forced
+            if committee and not self._skipped(b, month, 1.3):
                 before = workday(year, month, max(1, day.day - rng.randint(3, 8)))
-                self.add(pri(before, "month"), before, ui, bi, "支委会")
-            if b.groups and not skipped(month, 1.3):
+                self.add(_priority(before, "month"), before, ui, bi, "支委会")
+            if b.groups and not self._skipped(b, month, 1.3):
                 group_day = workday(year, month, rng.randint(5, 14))
-                self.add(pri(group_day, "month"), group_day, ui, bi, "党小组会")
+                self.add(_priority(group_day, "month"), group_day, ui, bi, "党小组会")
+
+    def _branch_quarterly(self, ui: int, bi: int) -> None:
+        """支部党员大会 and 党课, each quarter, in a month chosen by season."""
+        rng = self.rng
+        b = self.units[ui].branches[bi]
         quarters = sorted({(y, (m - 1) // 3) for y, m in MONTHS})
         for year, q in quarters:
             months = [m for m in (3 * q + 1, 3 * q + 2, 3 * q + 3) if (year, m) in WORKDAYS]
@@ -221,7 +240,12 @@ class Planner:
                     continue
                 month = rng.choices(months, [SEASON[m - 1] for m in months])[0]
                 day = workday(year, month, rng.randint(3, 26))
-                self.add(pri(day, "quarter"), day, ui, bi, kind)
+                self.add(_priority(day, "quarter"), day, ui, bi, kind)
+
+    def _branch_yearly(self, ui: int, bi: int) -> None:
+        """组织生活会, with 谈心谈话 before it and 民主评议党员 after it, each year."""
+        rng = self.rng
+        b = self.units[ui].branches[bi]
         for year in range(PERIOD_START.year + 1, PERIOD_END.year + 1):
             # Before Spring Festival or after it, seldom during the holiday month.
             meeting = workday(
@@ -229,27 +253,17 @@ class Planner:
             )
             if b.profile == "idle" and rng.random() < 0.5:
                 continue
-            self.add(pri(meeting, "year"), meeting, ui, bi, "组织生活会")
+            self.add(_priority(meeting, "year"), meeting, ui, bi, "组织生活会")
             if b.profile == "idle":
                 continue
             talk = workday(year, 1 if meeting.month == 1 else meeting.month - 1, rng.randint(5, 20))
             if talk >= meeting:
                 talk = workday(year, meeting.month, max(1, meeting.day - 5))
             if not (b.profile == "short" and rng.random() < 0.3):
-                self.add(pri(talk, "year"), talk, ui, bi, "谈心谈话")
+                self.add(_priority(talk, "year"), talk, ui, bi, "谈心谈话")
             if not (b.profile == "short" and rng.random() < 0.3):
                 review = workday(year, meeting.month, meeting.day + rng.randint(0, 3))
-                self.add(pri(review, "year"), review, ui, bi, "民主评议党员")
-        for when, topic in STUDY_CAMPAIGNS.items():
-            if b.profile == "norm":
-                self.add(
-                    _EARLY,
-                    workday(when.year, when.month, when.day + rng.randint(-5, 5)),
-                    ui,
-                    bi,
-                    "组织生活会",
-                    topic,
-                )
+                self.add(_priority(review, "year"), review, ui, bi, "民主评议党员")
 
     def _extras(self, count: int) -> None:
         """`count` more activities, by unit/branch weight, type weight and season."""

@@ -8,7 +8,7 @@ import datetime as dt
 import functools
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import accumulate
 
 #: (from, to, focus): what the party was studying at the time.
@@ -69,105 +69,142 @@ def _focus(day: dt.date, rng: random.Random) -> str:
 def topic_for(kind: str, day: dt.date, rng: random.Random, ctx: str = "") -> str:
     """A plausible topic for an activity of `kind` held on `day`."""
     focus = _focus(day, rng)
-    y, m = day.year, day.month
-    if kind == "中心组学习":
-        return rng.choice((focus, f"{focus}（集体学习）", f"专题学习：{focus}"))
-    if kind == "专题研讨":
-        return f"围绕“{_strip_verb(focus)}”开展专题研讨"
-    if kind == "大课堂":
-        return f"“真学实做知行合一大课堂”：{_strip_verb(focus)}"
-    if kind == "主题党日":
-        if m == 4 and rng.random() < 0.5:
-            return rng.choice(("清明祭英烈", "税收宣传月志愿服务"))
-        if m in (6, 7) and rng.random() < 0.6:
-            return f"庆祝中国共产党成立{y - 1921}周年"
-        return rng.choice(
-            (
-                f"集中{focus}" if focus.startswith("学习") else focus,
-                "重温入党誓词",
-                "参观红色教育基地",
-                "走进社区开展税收政策宣讲",
-                "观看警示教育片",
-                f"{focus}",
-            )
+    return _TOPICS.get(kind, _other)(focus, day.year, day.month, rng, ctx)
+
+
+def _central_group(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    return rng.choice((focus, f"{focus}（集体学习）", f"专题学习：{focus}"))
+
+
+def _seminar(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    return f"围绕“{_strip_verb(focus)}”开展专题研讨"
+
+
+def _lecture_hall(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    return f"“真学实做知行合一大课堂”：{_strip_verb(focus)}"
+
+
+def _party_day(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    if m == 4 and rng.random() < 0.5:
+        return rng.choice(("清明祭英烈", "税收宣传月志愿服务"))
+    if m in (6, 7) and rng.random() < 0.6:
+        return f"庆祝中国共产党成立{y - 1921}周年"
+    return rng.choice(
+        (
+            f"集中{focus}" if focus.startswith("学习") else focus,
+            "重温入党誓词",
+            "参观红色教育基地",
+            "走进社区开展税收政策宣讲",
+            "观看警示教育片",
+            f"{focus}",
         )
-    if kind == "党课":
-        return f"专题党课：{_strip_verb(focus)}"
-    if kind == "支部党员大会":
-        return rng.choice(
-            (
-                f"传达{focus}" if focus.startswith("学习") else f"部署{focus}",
-                "讨论接收预备党员",
-                "讨论预备党员转为正式党员",
-                "通报支部工作",
-                "评议推选优秀共产党员" if m in (5, 6) else "传达上级党委会议精神",
-            )
+    )
+
+
+def _party_lecture(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    return f"专题党课：{_strip_verb(focus)}"
+
+
+def _branch_assembly(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    return rng.choice(
+        (
+            f"传达{focus}" if focus.startswith("学习") else f"部署{focus}",
+            "讨论接收预备党员",
+            "讨论预备党员转为正式党员",
+            "通报支部工作",
+            "评议推选优秀共产党员" if m in (5, 6) else "传达上级党委会议精神",
         )
-    if kind == "支委会":
-        return rng.choice(
-            (
-                f"研究{m}月支部工作安排",
-                "研究发展党员工作",
-                "研究党费收缴工作",
-                f"研究{focus}具体安排",
-                f"研究{m}月主题党日安排",
-            )
+    )
+
+
+def _committee(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    return rng.choice(
+        (
+            f"研究{m}月支部工作安排",
+            "研究发展党员工作",
+            "研究党费收缴工作",
+            f"研究{focus}具体安排",
+            f"研究{m}月主题党日安排",
         )
-    if kind == "党小组会":
-        return rng.choice(
-            (
-                f"集中{focus}" if focus.startswith("学习") else focus,
-                "交流学习心得体会",
-                "讨论业务工作中的难点问题",
-            )
+    )
+
+
+def _group_meeting(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    return rng.choice(
+        (
+            f"集中{focus}" if focus.startswith("学习") else focus,
+            "交流学习心得体会",
+            "讨论业务工作中的难点问题",
         )
-    if kind == "组织生活会":
-        return ctx or f"{y - 1}年度组织生活会"
-    if kind == "民主评议党员":
-        return f"{y - 1}年度民主评议党员"
-    if kind == "谈心谈话":
-        return ctx or rng.choice(("开展谈心谈话", "组织生活会前谈心谈话", "节前谈心谈话"))
-    if kind == "调研":
-        subject = rng.choice(
-            (
-                "减税降费政策落实情况",
-                "基层党建工作",
-                "办税服务厅运行情况",
-                "征管改革推进情况",
-                "税收营商环境",
-                "重点税源企业",
-            )
-            + (("个人所得税汇算工作", "“非接触式”办税推广") if y >= 2020 else ())
+    )
+
+
+def _life_meeting(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    return ctx or f"{y - 1}年度组织生活会"
+
+
+def _appraisal(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    return f"{y - 1}年度民主评议党员"
+
+
+def _heart_talk(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    return ctx or rng.choice(("开展谈心谈话", "组织生活会前谈心谈话", "节前谈心谈话"))
+
+
+def _research(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    subject = rng.choice(
+        (
+            "减税降费政策落实情况",
+            "基层党建工作",
+            "办税服务厅运行情况",
+            "征管改革推进情况",
+            "税收营商环境",
+            "重点税源企业",
         )
-        return f"赴基层单位调研{subject}"
-    if kind == "监督检查":
-        return rng.choice(
-            (
-                "“三会一课”制度落实情况检查",
-                "党风廉政建设责任制落实情况监督检查",
-                "中央八项规定精神落实情况检查",
-                "党费收缴使用情况检查",
-            )
+        + (("个人所得税汇算工作", "“非接触式”办税推广") if y >= 2020 else ())
+    )
+    return f"赴基层单位调研{subject}"
+
+
+def _inspection(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    return rng.choice(
+        (
+            "“三会一课”制度落实情况检查",
+            "党风廉政建设责任制落实情况监督检查",
+            "中央八项规定精神落实情况检查",
+            "党费收缴使用情况检查",
         )
-    if kind == "走访慰问":
-        if m in (1, 2):
-            return "春节前走访慰问困难党员和老党员"
-        if m in (6, 7):
-            return "“七一”前走访慰问生活困难党员"
-        return rng.choice(("走访慰问生病住院党员", "走访慰问困难职工"))
-    if kind == "突击队":
-        options = ["组建减税降费党员突击队"]
-        if y >= 2019:
-            options.append("组建社会保险费征收职责划转党员突击队")
-        if y == 2020 and m <= 6:
-            options.append("组建疫情防控党员先锋队")
-        if y >= 2020:
-            options.append("组建个人所得税汇算党员突击队")
-        return rng.choice(options)
-    if kind == "示范岗":
-        return rng.choice(("办税服务厅设立党员示范岗", "评选季度党员示范岗", "党员示范岗挂牌"))
-    if kind == "品牌创建":
-        return rng.choice(("“一支部一品牌”创建推进会", f"支部党建品牌“{rng.choice(_BRANDS)}”创建"))
+    )
+
+
+def _visit(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    if m in (1, 2):
+        return "春节前走访慰问困难党员和老党员"
+    if m in (6, 7):
+        return "“七一”前走访慰问生活困难党员"
+    return rng.choice(("走访慰问生病住院党员", "走访慰问困难职工"))
+
+
+def _task_force(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    options = ["组建减税降费党员突击队"]
+    if y >= 2019:
+        options.append("组建社会保险费征收职责划转党员突击队")
+    if y == 2020 and m <= 6:
+        options.append("组建疫情防控党员先锋队")
+    if y >= 2020:
+        options.append("组建个人所得税汇算党员突击队")
+    return rng.choice(options)
+
+
+def _model_post(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    return rng.choice(("办税服务厅设立党员示范岗", "评选季度党员示范岗", "党员示范岗挂牌"))
+
+
+def _branding(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
+    return rng.choice(("“一支部一品牌”创建推进会", f"支部党建品牌“{rng.choice(_BRANDS)}”创建"))
+
+
+def _other(focus: str, y: int, m: int, rng: random.Random, ctx: str) -> str:
     return rng.choice(
         (
             "参加党建知识竞赛",
@@ -176,6 +213,28 @@ def topic_for(kind: str, day: dt.date, rng: random.Random, ctx: str = "") -> str
             "“青年文明号”创建活动",
         )
     )
+
+
+#: The topic writer of each activity type (its focus, year, month, random source and context).
+_TOPICS: dict[str, Callable[[str, int, int, random.Random, str], str]] = {
+    "中心组学习": _central_group,
+    "专题研讨": _seminar,
+    "大课堂": _lecture_hall,
+    "主题党日": _party_day,
+    "党课": _party_lecture,
+    "支部党员大会": _branch_assembly,
+    "支委会": _committee,
+    "党小组会": _group_meeting,
+    "组织生活会": _life_meeting,
+    "民主评议党员": _appraisal,
+    "谈心谈话": _heart_talk,
+    "调研": _research,
+    "监督检查": _inspection,
+    "走访慰问": _visit,
+    "突击队": _task_force,
+    "示范岗": _model_post,
+    "品牌创建": _branding,
+}
 
 
 @functools.cache

@@ -138,26 +138,12 @@ def _sheet_xml(spec: SheetSpec, strings: _SharedStrings, selected: bool) -> Iter
                 continue
             ref = f"{letters[c]}{r}"
             kind = type(value)
-            if kind is str and not style:
+            if kind is str and not style:  # the common cases first, without isinstance
                 cells.append(f'<c r="{ref}"{strings.tail(value)}')
-            elif kind is str:  # title and header text: ours, never formula-like
-                at = strings.get(value)
-                cells.append(f'<c r="{ref}"{_STYLE_ATTR[style]} t="s"><v>{at}</v></c>')
             elif kind is int or kind is float:
                 cells.append(f'<c r="{ref}"><v>{value!r}</v></c>')
-            elif kind is dt.date:
-                cells.append(f'<c r="{ref}" s="{_DATE}"><v>{(value - EXCEL_EPOCH).days}</v></c>')
-            elif isinstance(value, str):
-                cells.append(f'<c r="{ref}"{strings.tail(str(value))}')
-            elif isinstance(value, bool):
-                cells.append(f'<c r="{ref}" t="b"><v>{int(value)}</v></c>')
-            elif isinstance(value, int | float):
-                cells.append(f'<c r="{ref}"><v>{value!r}</v></c>')
-            elif isinstance(value, dt.date):
-                day = value.date() if isinstance(value, dt.datetime) else value
-                cells.append(f'<c r="{ref}" s="{_DATE}"><v>{(day - EXCEL_EPOCH).days}</v></c>')
             else:
-                raise TypeError(f"cannot write {type(value).__name__} to a cell")
+                cells.append(_cell_xml(ref, value, style, strings))
         cells.append("</row>")
         chunk.append("".join(cells))
         if len(chunk) >= 2000:
@@ -172,6 +158,22 @@ def _sheet_xml(spec: SheetSpec, strings: _SharedStrings, selected: bool) -> Iter
         '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
         'footer="0.3"/></worksheet>'
     )
+
+
+def _cell_xml(ref: str, value: Any, style: int, strings: _SharedStrings) -> str:
+    """A cell other than plain body text or a number: styled text, dates, booleans."""
+    if isinstance(value, str) and style:  # title and header text: ours, never formula-like
+        return f'<c r="{ref}"{_STYLE_ATTR[style]} t="s"><v>{strings.get(value)}</v></c>'
+    if isinstance(value, str):
+        return f'<c r="{ref}"{strings.tail(str(value))}'
+    if isinstance(value, bool):
+        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, int | float):
+        return f'<c r="{ref}"><v>{value!r}</v></c>'
+    if isinstance(value, dt.date):
+        day = value.date() if isinstance(value, dt.datetime) else value
+        return f'<c r="{ref}" s="{_DATE}"><v>{(day - EXCEL_EPOCH).days}</v></c>'
+    raise TypeError(f"cannot write {type(value).__name__} to a cell")
 
 
 def write_xlsx(path: Path, sheets: Sequence[SheetSpec], title: str = "") -> None:

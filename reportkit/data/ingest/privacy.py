@@ -4,6 +4,8 @@ name column is dropped once the checks that need it have run."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -25,9 +27,33 @@ def protect_privacy(tables: dict[str, pd.DataFrame]) -> None:
     members = tables["members"]
     activities = tables["activities"]
     if not members.empty and not activities.empty:
-        roster = members[members["name"].notna()]
-        posts: dict[tuple[str, str], str] = {}  # (unit, name), both normalised -> post
+        has = activities["presenter"].notna().to_numpy()
+        redactor = _Redactor.of(members[members["name"].notna()])
+        if redactor.names and has.any():
+            # Once per distinct (unit, presenter) pair: a log repeats the same few thousand.
+            pairs = activities.loc[has, ["unit", "presenter"]]
+            codes = pairs.groupby(["unit", "presenter"], dropna=False, sort=False).ngroup()
+            distinct = pairs.drop_duplicates()  # in the order ngroup numbers them
+            texts = zip(distinct["unit"], distinct["presenter"], strict=True)
+            redacted = np.array([redactor.redact(u, p) for u, p in texts], dtype=object)
+            activities.loc[has, "presenter"] = pd.Series(
+                redacted[codes.to_numpy()], index=pairs.index, dtype="str"
+            )
+    for table, fields in PRIVATE_FIELDS.items():
+        tables[table] = tables[table].drop(columns=list(fields))
+
+
+@dataclass
+class _Redactor:
+    """The roster's names (normalised) and each member's post in their unit."""
+
+    names: set[str]
+    posts: dict[tuple[str, str], str]  # (unit, name), both normalised -> post
+
+    @classmethod
+    def of(cls, roster: pd.DataFrame) -> _Redactor:
         names: set[str] = set()
+        posts: dict[tuple[str, str], str] = {}
         columns = (roster["unit"], roster["name"], roster["party_post"])
         for unit, name, post in zip(*columns, strict=True):
             key = normalize_name(name)
@@ -41,37 +67,27 @@ def protect_privacy(tables: dict[str, pd.DataFrame]) -> None:
                 posts.setdefault(where, "党员")
             elif posts.get(where) in (None, "党员"):
                 posts[where] = post
-        presenter = activities["presenter"]
-        has = presenter.notna().to_numpy()
-        if names and has.any():
-            lengths = sorted({len(n) for n in names if len(n) >= 2}, reverse=True)
+        return cls(names, posts)
 
-            def name_within(key: str) -> str | None:
-                """The leftmost roster name in key, the longest one where several start there."""
-                for start in range(len(key) - 1):
-                    for length in lengths:
-                        if key[start : start + length] in names:
-                            return key[start : start + length]
-                return None
+    @cached_property
+    def lengths(self) -> list[int]:
+        return sorted({len(n) for n in self.names if len(n) >= 2}, reverse=True)
 
-            def redact(unit: Any, text: str) -> str:
-                unit_key = normalize_name(unit) if isinstance(unit, str) else ""
-                parts = _NAME_LIST_SEPARATORS.split(text)
-                for i in range(0, len(parts), 2):  # odd indexes hold the separators
-                    key = normalize_name(parts[i])
-                    found = key if key in names else name_within(key)
-                    if found is not None:
-                        parts[i] = posts.get((unit_key, found), "党员")
-                return "".join(parts)
+    def name_within(self, key: str) -> str | None:
+        """The leftmost roster name in key, the longest one where several start there."""
+        for start in range(len(key) - 1):
+            for length in self.lengths:
+                if key[start : start + length] in self.names:
+                    return key[start : start + length]
+        return None
 
-            # Once per distinct (unit, presenter) pair: a log repeats the same few thousand.
-            pairs = activities.loc[has, ["unit", "presenter"]]
-            codes = pairs.groupby(["unit", "presenter"], dropna=False, sort=False).ngroup()
-            distinct = pairs.drop_duplicates()  # in the order ngroup numbers them
-            texts = zip(distinct["unit"], distinct["presenter"], strict=True)
-            redacted = np.array([redact(u, p) for u, p in texts], dtype=object)
-            activities.loc[has, "presenter"] = pd.Series(
-                redacted[codes.to_numpy()], index=pairs.index, dtype="str"
-            )
-    for table, fields in PRIVATE_FIELDS.items():
-        tables[table] = tables[table].drop(columns=list(fields))
+    def redact(self, unit: Any, text: str) -> str:
+        """`text` with every roster name replaced by the member's post in `unit` (or 党员)."""
+        unit_key = normalize_name(unit) if isinstance(unit, str) else ""
+        parts = _NAME_LIST_SEPARATORS.split(text)
+        for i in range(0, len(parts), 2):  # odd indexes hold the separators
+            key = normalize_name(parts[i])
+            found = key if key in self.names else self.name_within(key)
+            if found is not None:
+                parts[i] = self.posts.get((unit_key, found), "党员")
+        return "".join(parts)
