@@ -29,11 +29,14 @@ def jsonable(value: Any) -> Any:
         return value if math.isfinite(value) else None
     if isinstance(value, int):
         return value
-    import pandas as pd  # only for pandas' own missing values (pd.NA, NaT)
+    return None if is_missing(value) else value
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN, pd.NA or NaT; False for what pandas cannot judge as one value (a list)."""
+    import pandas as pd  # imported here: parameters (plain YAML values) never get this far
 
     try:
-        if pd.isna(value):
-            return None
+        return bool(pd.isna(value))
     except (TypeError, ValueError):
-        pass
-    return value
+        return False

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from reportkit.errors import UsageError
+from reportkit.jsonsafe import is_missing
 from reportkit.params import PeriodLike, as_date
 
 MET = "达到一般要求"
@@ -376,12 +377,7 @@ def _row_value(row: Any, key: str) -> Any:
         value = row.get(key)
     else:
         value = getattr(row, key, None)
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
+    return None if is_missing(value) else value
 
 
 def _as_int(value: Any) -> int | None:
