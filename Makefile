@@ -61,9 +61,10 @@ lint: setup
 report: setup
 	$(BIN)/reportkit run --out $(OUT) --formats html,pdf,docx
 
-# JupyterLab on notebooks/, with the .venv's python3 kernel (reportkit installed editable).
+# JupyterLab on reportkit/notebooks/, with the .venv's python3 kernel (reportkit installed
+# editable, so edits there are what `reportkit run` executes).
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=reportkit/notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 # Property-based fuzzing of the ingest path: 10,000+ random workbooks (FUZZ_EXAMPLES), a fresh
 # seed each time (FUZZ_SEED); failing examples are kept in tests/fixtures/fuzz/ for `make test`.

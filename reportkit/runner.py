@@ -44,12 +44,8 @@ from reportkit.layout import (
 from reportkit.manifest import GOOD, PreviousRun, RunManifest, UnitResult
 from reportkit.params import load_params, period_of, unit_params
 from reportkit.params_schema import check_unit_names
+from reportkit.resources import DEMO_WORKBOOK, PACKAGE_DIR, SUMMARY_NOTEBOOK, UNIT_NOTEBOOK
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = PACKAGE_DIR.parent
-UNIT_NOTEBOOK = PROJECT_DIR / "notebooks" / "unit_report.ipynb"
-SUMMARY_NOTEBOOK = PROJECT_DIR / "notebooks" / "summary.ipynb"
-DEMO_WORKBOOK = PROJECT_DIR / "data" / "demo.xlsx"
 LOCK_NAME = ".reportkit.lock"
 
 log = logging.getLogger("reportkit.run")

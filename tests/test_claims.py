@@ -26,6 +26,7 @@ from reportkit.dataset import ingest_to_dataset, list_units
 from reportkit.outline import percent
 from reportkit.params import Period, load_params, unit_params
 from reportkit.report import UnitReport
+from reportkit.resources import DEMO_WORKBOOK
 from reportkit.stats import compute_stats, sessions
 from reportkit.summary import PARTS as SUMMARY_PARTS
 from reportkit.summary import Summary
@@ -568,7 +569,7 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("claims")
     sparse = write_workbook(root / "sparse.xlsx", sparse_sheets())
     out = {}
-    for name, source in (("sparse", sparse), ("demo", REPO / "data" / "demo.xlsx")):
+    for name, source in (("sparse", sparse), ("demo", DEMO_WORKBOOK)):
         out[name] = root / name
         ingest_to_dataset([source], out[name])
     return out

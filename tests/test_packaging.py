@@ -3,10 +3,18 @@ ranges, extras included; the console script and exporters are declared."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,3 +105,66 @@ def test_console_script_and_exporters_are_declared() -> None:
     assert project["scripts"]["reportkit"] == "reportkit.cli:entry"
     exporters = project["entry-points"]["nbconvert.exporters"]
     assert set(exporters) == {"reportkit_html", "reportkit_pdf", "reportkit_docx"}
+
+
+@pytest.mark.slow
+def test_a_plain_pip_install_builds_the_demo_reports_from_any_folder(
+    tmp_path: Path, record_property
+) -> None:
+    """`pip install --no-deps .` (not editable) into a fresh venv, then `reportkit run` from an
+    empty folder: notebooks, default params and the demo workbook come with the package. The
+    venv borrows this environment's packages through a .pth file, so nothing is downloaded."""
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]
+    assert set(build["requires"]) <= set(_pyproject()["optional-dependencies"]["test"])
+    started = time.perf_counter()
+    source = tmp_path / "source"  # a copy, so the build writes nothing into the checkout
+    shutil.copytree(
+        ROOT / "reportkit", source / "reportkit", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
+    (Path(site) / "_reportkit_test_base.pth").write_text("\n".join(ours) + "\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "."],
+        cwd=source,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    installed = Path(site) / "reportkit"
+    assert (installed / "__init__.py").is_file() and not (installed / "__init__.py").is_symlink()
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    run = subprocess.run(
+        [venv / "bin" / "reportkit", "run", "--out", "OUT", "--formats", "html"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    record_property("seconds", round(time.perf_counter() - started, 1))
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = work / "OUT"
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    units = manifest["units"]
+    assert len(units) == 6 and all(u["status"] == "ok" for u in units), units
+    assert (out / "index.html").is_file() and (out / "summary.html").is_file()
+    for unit in units:
+        assert (out / unit["dir"] / "report.html").stat().st_size > 10_000
+    assert sorted(p.name for p in work.iterdir()) == ["OUT"]  # no build/ or cache beside it

@@ -14,9 +14,10 @@ import yaml
 from reportkit import stats
 from reportkit.dataset import ingest_to_dataset, list_units, load_unit
 from reportkit.fonts import resolve_fonts
-from reportkit.params import DEFAULT_PARAMS, load_params, period_of, unit_params
+from reportkit.params import load_params, period_of, unit_params
 from reportkit.params_schema import leaf_paths, narrative_keys, schema
 from reportkit.report import APPENDIX_TYPES, UnitReport
+from reportkit.resources import DEFAULT_PARAMS, DEMO_WORKBOOK
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
@@ -163,7 +164,7 @@ def test_schema_default_yaml_and_code_agree(tmp_path):
     load_params()
 
     # The keys the code reads while building a full report, with every rule and font read.
-    ingest_to_dataset([REPO / "data" / "demo.xlsx"], tmp_path / "ds")
+    ingest_to_dataset([DEMO_WORKBOOK], tmp_path / "ds")
     unit = list_units(tmp_path / "ds")[0]
     seen: set[tuple[str, ...]] = set()
     params = Recorder(unit_params(load_params(), unit), seen)

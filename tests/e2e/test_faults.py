@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.e2e.conftest import BIN, REPO, manifest, reportkit, run_dataset
+from reportkit.resources import UNIT_NOTEBOOK
+from tests.e2e.conftest import BIN, manifest, reportkit, run_dataset
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def unit_names(workbook: Path) -> list[str]:
 
 def notebook_with(tmp_path: Path, code: str, name: str = "custom.ipynb") -> Path:
     """The real unit notebook with one extra cell right after the parameters."""
-    nb = nbformat.read(REPO / "notebooks" / "unit_report.ipynb", as_version=4)
+    nb = nbformat.read(UNIT_NOTEBOOK, as_version=4)
     nb.cells.insert(3, nbformat.v4.new_code_cell(code))
     path = tmp_path / name
     nbformat.write(nb, path)

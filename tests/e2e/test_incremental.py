@@ -13,7 +13,8 @@ import pytest
 import yaml
 from openpyxl import load_workbook
 
-from tests.e2e.conftest import REPO, manifest, reportkit, run_dataset
+from reportkit.resources import UNIT_NOTEBOOK
+from tests.e2e.conftest import manifest, reportkit, run_dataset
 
 
 def statuses(out: Path) -> dict[str, str]:
@@ -95,7 +96,7 @@ def test_changing_one_units_params_reruns_only_that_unit(work: Path):
 
 def test_changing_the_period_or_the_notebook_reruns_all(work: Path):
     assert set(run(work, "--period-end", "2023-12-31").values()) == {"ok"}
-    nb = nbformat.read(REPO / "notebooks" / "unit_report.ipynb", as_version=4)
+    nb = nbformat.read(UNIT_NOTEBOOK, as_version=4)
     nb.cells.append(nbformat.v4.new_markdown_cell("A note added by an analyst."))
     nbformat.write(nb, work / "edited.ipynb")
     assert set(run(work, "--period-end", "2023-12-31", "--notebook", "edited.ipynb").values()) == {

@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 
 from reportkit.dataset import load_tables
+from reportkit.resources import UNIT_NOTEBOOK
 from tests.e2e.conftest import REPO, manifest, reportkit, run_dataset
 
 HEADINGS = (
@@ -110,7 +111,7 @@ def test_notebook_runs_alone_under_the_papermill_cli(full_run: Path, tmp_path: P
     subprocess.run(
         [
             str(Path(sys.executable).parent / "papermill"),
-            str(REPO / "notebooks" / "unit_report.ipynb"),
+            str(UNIT_NOTEBOOK),
             str(out),
             "-p",
             "unit",
@@ -133,7 +134,7 @@ def test_notebook_runs_alone_under_the_papermill_cli(full_run: Path, tmp_path: P
 
 
 def test_failure_isolation(demo_workbook: Path, tmp_path: Path):
-    nb = nbformat.read(REPO / "notebooks" / "unit_report.ipynb", as_version=4)
+    nb = nbformat.read(UNIT_NOTEBOOK, as_version=4)
     first = manifest_units(demo_workbook, tmp_path)[0]
     nb.cells.insert(
         3,
