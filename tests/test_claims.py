@@ -31,7 +31,7 @@ from reportkit.stats import compute_stats, sessions
 from reportkit.summary import PARTS as SUMMARY_PARTS
 from reportkit.summary import Summary
 from reportkit.vocabulary import ACTIVITY_TYPES
-from tests.test_stats import Unit, activities
+from tests.helpers import Unit, activities, write_workbook
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
@@ -564,7 +564,6 @@ def sparse_sheets() -> dict[str, list[list[Any]]]:
 
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from tests.conftest import write_workbook
 
     root = tmp_path_factory.mktemp("claims")
     sparse = write_workbook(root / "sparse.xlsx", sparse_sheets())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,15 +17,10 @@ from reportkit.params import load_params, period_of, unit_params
 from reportkit.params_schema import leaf_paths, narrative_keys, schema
 from reportkit.report import APPENDIX_TYPES, UnitReport
 from reportkit.resources import DEFAULT_PARAMS, DEMO_WORKBOOK
+from tests.helpers import reportkit
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
-
-
-def reportkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "reportkit"), *args], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
 
 
 @pytest.mark.parametrize(
