@@ -4,20 +4,19 @@ way, and what an executed report tells its formats."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import tomllib
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from reportkit import formats
 from reportkit.errors import ReportkitError
 from reportkit.formats import GROUP, ExecutedReport, Format, format_names, render_formats
-
-try:  # tests/ is a rootdir folder, or a package if someone adds tests/__init__.py
-    import test_export_html as sample
-except ImportError:  # pragma: no cover
-    from tests import test_export_html as sample
+from tests import sample_report as sample
 
 #: A plug-in format, as another package would declare it.
 HEADINGS_TXT = Format(
@@ -80,3 +79,20 @@ def test_report_date_is_report_date_else_period_end(parameters: dict, expected: 
     nb.metadata["papermill"] = {"parameters": parameters}
     date = ExecutedReport(nb).date
     assert date == (dt.date.fromisoformat(expected) if expected else None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["html", "pdf", "docx"])
+def test_nbconvert_exporters_are_the_format_registry(tmp_path: Path, name: str) -> None:
+    """`jupyter nbconvert --to reportkit_NAME`, found through the `nbconvert.exporters` entry
+    points, writes the bytes the registry renders for the same notebook."""
+    source = sample.write_sample(tmp_path / "report.ipynb")
+    done = subprocess.run(
+        [sys.executable, "-m", "nbconvert", "--to", f"reportkit_{name}", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    expected = render_formats(nbformat.read(source, as_version=4), [name])[name]
+    assert (tmp_path / f"report.{name}").read_bytes() == expected
