@@ -14,7 +14,7 @@ import yaml
 from openpyxl import load_workbook
 
 from reportkit.resources import UNIT_NOTEBOOK
-from tests.e2e.conftest import manifest, reportkit, run_dataset
+from tests.e2e.helpers import manifest, reportkit, run_dataset
 
 
 def statuses(out: Path) -> dict[str, str]:
@@ -124,7 +124,7 @@ def test_unchanged_workbook_skips_the_excel_parse(work: Path):
 def failing_setup(work: Path, unit: str) -> list[str]:
     """A notebook that raises for units whose params say FAIL (as their opening narrative, a
     key the params schema knows), and params that say it for one."""
-    from tests.e2e.test_faults import notebook_with
+    from tests.e2e.helpers import notebook_with
 
     code = (
         "if (params.get('narrative') or {}).get('opening') == 'FAIL':\n"
@@ -198,7 +198,7 @@ def run_on_terminal(work: Path, *args: str) -> tuple[int, str]:
     import subprocess
     import termios
 
-    from tests.e2e.conftest import BIN
+    from tests.e2e.helpers import BIN
 
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))

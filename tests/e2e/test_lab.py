@@ -16,8 +16,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from reportkit.resources import NOTEBOOKS_DIR, UNIT_NOTEBOOK
-from tests.e2e.conftest import BIN, REPO, reportkit
-from tests.e2e.test_browser import CHROMIUM
+from tests.e2e.helpers import BIN, CHROMIUM, REPO, reportkit
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(os.environ.get("REPORTKIT_ARTIFACTS", REPO / "build" / "test-artifacts"))

@@ -10,8 +10,15 @@ import pytest
 
 from reportkit.dataset import load_unit
 from reportkit.resources import NOTEBOOKS_DIR
-from tests.e2e.conftest import manifest, reportkit, run_dataset
-from tests.e2e.test_isolation import docx_text, pdf_text, squeeze, visible_text
+from tests.e2e.helpers import (
+    docx_text,
+    manifest,
+    pdf_text,
+    reportkit,
+    run_dataset,
+    squeeze,
+    visible_text,
+)
 
 EXAMPLE = NOTEBOOKS_DIR / "examples" / "branch_attendance.ipynb"
 HEADING = "（五）各支部主题党日平均参与率"

@@ -14,7 +14,7 @@ import nbformat
 
 from reportkit.dataset import load_tables
 from reportkit.resources import UNIT_NOTEBOOK
-from tests.e2e.conftest import REPO, manifest, reportkit, run_dataset
+from tests.e2e.helpers import REPO, manifest, reportkit, run_dataset
 
 HEADINGS = (
     (REPO / "tests" / "fixtures" / "outline_headings.txt").read_text(encoding="utf-8").split()

@@ -13,8 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from tests.e2e.conftest import REPO, manifest
-from tests.e2e.test_browser import browser  # noqa: F401 - the shared Chromium fixture
+from tests.e2e.helpers import REPO, manifest
 
 pytestmark = pytest.mark.slow
 
