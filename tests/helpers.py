@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from openpyxl import Workbook
 
-from reportkit.schema import ACTIVITIES
+from reportkit.data.schema import ACTIVITIES
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ xlsx = write_workbook
 
 @dataclass
 class Unit:
-    """Stands in for reportkit.dataset.UnitData."""
+    """Stands in for reportkit.data.dataset.UnitData."""
 
     unit: str
     activities: pd.DataFrame

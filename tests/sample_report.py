@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from reportkit.document import bundle
+from reportkit.render.document import bundle
 
 TITLE = "中共测试局委员会关于党的十九大以来党建工作情况的报告"
 HEADINGS = [
@@ -49,7 +49,7 @@ def chart_figure() -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reportkit.fonts import configure_matplotlib
+    from reportkit.render.fonts import configure_matplotlib
 
     family = configure_matplotlib()
     fig, ax = plt.subplots(figsize=(6.2, 3.0))
@@ -179,7 +179,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {repo!r})
 from tests import sample_report as sample
-from reportkit.formats import render_formats
+from reportkit.render.formats import render_formats
 nb = sample.sample_notebook()
 Path(sys.argv[1]).write_bytes(render_formats(nb, [sys.argv[2]])[sys.argv[2]])
 """

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from reportkit.document import BLOCKS_MIME
+from reportkit.render.document import BLOCKS_MIME
 from tests.sample_report import (
     CODE_MARKER,
     ERROR_MARKER,

@@ -13,9 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from reportkit import formats
 from reportkit.errors import ReportkitError
-from reportkit.formats import GROUP, ExecutedReport, Format, format_names, render_formats
+from reportkit.render import formats
+from reportkit.render.formats import GROUP, ExecutedReport, Format, format_names, render_formats
 from tests import sample_report as sample
 
 #: A plug-in format, as another package would declare it.

@@ -9,9 +9,8 @@ import math
 import pandas as pd
 import pytest
 
-from reportkit.norms import SHORT, UNIT_LEVEL
-from reportkit.params import Period, load_params
-from reportkit.stats import (
+from reportkit.analysis.norms import SHORT, UNIT_LEVEL
+from reportkit.analysis.stats import (
     activity_types,
     branch_sort_key,
     compute_stats,
@@ -19,7 +18,8 @@ from reportkit.stats import (
     imbalance,
     sessions,
 )
-from reportkit.vocabulary import ACTIVITY_TYPES
+from reportkit.data.vocabulary import ACTIVITY_TYPES
+from reportkit.params import Period, load_params
 from tests.helpers import Unit, activities
 
 D = dt.date

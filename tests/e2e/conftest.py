@@ -13,7 +13,7 @@ from tests.e2e.helpers import CHROMIUM, FLAGS, reportkit
 @pytest.fixture(scope="session")
 def demo_workbook(tmp_path_factory) -> Path:
     """A three-unit demo workbook, small enough for many runs."""
-    from reportkit.demo import write_demo
+    from reportkit.data.demo import write_demo
 
     folder = tmp_path_factory.mktemp("demo")
     write_demo(folder, units=3, rows=900, seed=7)

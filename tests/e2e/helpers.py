@@ -52,7 +52,7 @@ FLAGS = [
 
 
 def unit_names(workbook: Path) -> list[str]:
-    from reportkit.ingest import read_workbooks
+    from reportkit.data.ingest import read_workbooks
 
     return read_workbooks([workbook]).units
 

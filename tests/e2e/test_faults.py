@@ -25,7 +25,7 @@ from tests.e2e.helpers import (
 
 @pytest.fixture(scope="module")
 def four_units(tmp_path_factory) -> Path:
-    from reportkit.demo import write_demo
+    from reportkit.data.demo import write_demo
 
     folder = tmp_path_factory.mktemp("four")
     write_demo(folder, units=4, rows=600, seed=11)

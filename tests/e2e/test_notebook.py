@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reportkit.dataset import load_unit
+from reportkit.data.dataset import load_unit
 from reportkit.resources import NOTEBOOKS_DIR
 from tests.e2e.helpers import (
     docx_text,
