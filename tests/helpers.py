@@ -24,16 +24,21 @@ Rows = Sequence[Sequence[Any] | None]
 
 
 def reportkit(
-    *args: str | Path, cwd: Path, check: bool = False, timeout: float = 600
+    *args: str | Path,
+    cwd: Path,
+    check: bool = False,
+    timeout: float = 600,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """The real console script, as a user runs it; `check` fails the test on a non-zero exit."""
+    """The real console script, as a user runs it, with `env` over this environment; `check`
+    fails the test on a non-zero exit."""
     proc = subprocess.run(
         [str(BIN / "reportkit"), *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     if check and proc.returncode != 0:
         raise AssertionError(
