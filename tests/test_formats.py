@@ -7,7 +7,6 @@ import datetime as dt
 import subprocess
 import sys
 import tomllib
-from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import nbformat
@@ -15,20 +14,8 @@ import pytest
 
 from reportkit.errors import ReportkitError
 from reportkit.render import formats
-from reportkit.render.formats import GROUP, ExecutedReport, Format, format_names, render_formats
+from reportkit.render.formats import GROUP, ExecutedReport, format_names, render_formats
 from tests import sample_report as sample
-
-#: A plug-in format, as another package would declare it.
-HEADINGS_TXT = Format(
-    name="txt",
-    suffix=".txt",
-    mimetype="text/plain",
-    label="Headings (text)",
-    needs=frozenset({"blocks"}),
-    render=lambda report: "\n".join(
-        b["text"] for b in report.blocks if b.get("kind") == "heading"
-    ).encode("utf-8"),
-)
 
 
 def test_builtins_are_registered_through_entry_points() -> None:
@@ -43,20 +30,18 @@ def test_builtins_are_registered_through_entry_points() -> None:
 
 @pytest.fixture
 def with_plugin(monkeypatch: pytest.MonkeyPatch):
-    module = HEADINGS_TXT.render.__module__
-    plugin = EntryPoint("txt", f"{module}:HEADINGS_TXT", GROUP)
-    builtins = list(formats.entry_points(group=GROUP))
-    monkeypatch.setattr(formats, "entry_points", lambda group: [*builtins, plugin])
+    """tests/plugin/ on sys.path: its dist-info registers a `headings` format."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "plugin"))
     formats.registry.cache_clear()
     yield
     formats.registry.cache_clear()
 
 
 def test_a_plugin_format_renders_like_a_builtin(with_plugin: None) -> None:
-    assert "txt" in format_names()
-    rendered = render_formats(sample.sample_notebook(), ["html", "txt"])
-    assert set(rendered) == {"html", "txt"}
-    assert rendered["txt"].decode("utf-8").splitlines() == [t for _, t in sample.HEADINGS]
+    assert "headings" in format_names()
+    rendered = render_formats(sample.sample_notebook(), ["html", "headings"])
+    assert set(rendered) == {"html", "headings"}
+    assert rendered["headings"].decode("utf-8").splitlines() == [t for _, t in sample.HEADINGS]
     assert rendered["html"].startswith(b"<!DOCTYPE html>")
 
 

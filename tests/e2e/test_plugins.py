@@ -1,7 +1,8 @@
 """ARCHITECTURE.md's recipes, each followed once as another package would follow it: a format
-and an executor registered in their entry-point groups by a real distribution on sys.path (its
-dist-info, read by importlib.metadata; no monkeypatch), and an activity type added through
-params. One small `reportkit run` uses all three; its HTML must equal the built-in executor's."""
+and an executor registered in their entry-point groups by a real distribution on PYTHONPATH
+(tests/plugin/, whose dist-info importlib.metadata reads; no monkeypatch), and an activity type
+added through params. One small `reportkit run` uses all three; its HTML must equal the
+built-in executor's."""
 
 from __future__ import annotations
 
@@ -17,55 +18,8 @@ from tests.helpers import HEADER, act, xlsx
 
 pytestmark = pytest.mark.slow
 
-#: The plug-in package's one module.
-PLUGIN = '''
-"""A format listing a report's headings, and an executor running units one at a time in the
-driver process."""
-
-from concurrent.futures import Future
-
-from reportkit.render.formats import Format
-from reportkit.run.execution import execute_job
-from reportkit.run.kernels import start_worker_kernels
-
-HEADINGS = Format(
-    name="headings",
-    suffix=".txt",
-    mimetype="text/plain",
-    label="Headings (text)",
-    needs=frozenset({"blocks"}),
-    render=lambda report: "\\n".join(
-        b["text"] for b in report.blocks if b.get("kind") == "heading"
-    ).encode("utf-8"),
-)
-
-
-class SerialExecutor:
-    def __init__(self, settings):
-        start_worker_kernels(warm=False)  # makes the reportkit kernelspec findable
-
-    def submit(self, job):
-        future = Future()
-        future.set_running_or_notify_cancel()
-        future.set_result(execute_job(job))
-        return future
-
-    def as_completed(self, futures):
-        yield from futures
-
-    def cancel(self):
-        pass
-
-    def close(self):
-        pass
-'''
-ENTRY_POINTS = """\
-[reportkit.formats]
-headings = rk_plugin:HEADINGS
-
-[reportkit.executors]
-serial = rk_plugin:SerialExecutor
-"""
+#: A plug-in distribution (module and dist-info), as another project would ship one.
+PLUGIN = Path(__file__).resolve().parents[1] / "plugin"
 #: The activity type recipe: a name with its aliases, and a norm that counts it.
 PARAMS = """\
 vocabulary:
@@ -79,12 +33,6 @@ norms:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small workbook run twice: with the plug-ins (serial, html+headings), then built-in."""
     work = tmp_path_factory.mktemp("plugins")
-    site = work / "site"
-    meta = site / "rk_plugin-0.1.dist-info"
-    meta.mkdir(parents=True)
-    (site / "rk_plugin.py").write_text(PLUGIN, encoding="utf-8")
-    (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: rk-plugin\nVersion: 0.1\n")
-    (meta / "entry_points.txt").write_text(ENTRY_POINTS, encoding="utf-8")
     rows = [
         act(日期=dt.date(2019, m, 5), 活动类型=kind, 主题=f"第{m}次")
         for m in range(1, 13)
@@ -95,7 +43,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (work / "params.yaml").write_text(PARAMS, encoding="utf-8")
     common = ["run", "log.xlsx", "--params", "params.yaml", "--period-start", "2019-01-01"]
     common += ["--period-end", "2019-12-31", "--period-label", "2019年度"]
-    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    path = os.pathsep.join(filter(None, [str(PLUGIN), os.environ.get("PYTHONPATH")]))
     reportkit(
         *common, "--out", "plugins", "--executor", "serial", "--formats", "html,headings",
         cwd=work, env={"PYTHONPATH": path},
