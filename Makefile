@@ -6,10 +6,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= reports
+# The one list of system packages (Debian names); .ci/run installs them through `make test`.
 APT_FONTS := fonts-noto-cjk fonts-arphic-ukai
-# What the tests drive for real: a browser, PDF tools, LibreOffice (DOCX and .xls conversion),
-# faketime (the same bytes two days later).
-APT_TEST  := chromium poppler-utils libreoffice-writer-nogui libreoffice-calc-nogui faketime
+# What the tests drive for real: the fonts the golden layouts were made with, a browser, PDF
+# tools, LibreOffice (DOCX and .xls conversion), faketime (the same bytes two days later).
+APT_TEST  := fontconfig $(APT_FONTS) chromium poppler-utils libreoffice-writer-nogui \
+             libreoffice-calc-nogui faketime
+# Extra pytest options, e.g. CI's per-test timeout and slowest-test list (see .ci/run).
+PYTEST_ARGS ?=
 
 .PHONY: setup fonts test-tools test lint report lab bench fuzz clean
 
@@ -45,18 +49,22 @@ test-tools:
 
 test: setup test-tools
 	$(BIN)/ruff check reportkit tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/deptry reportkit
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# deptry: every third-party import is declared in pyproject.toml, and every declared package used.
 lint: setup
 	$(BIN)/ruff check reportkit tests benchmarks
 	$(BIN)/ruff format --check reportkit tests benchmarks
+	$(BIN)/deptry reportkit
 
 report: setup
 	$(BIN)/reportkit run --out $(OUT) --formats html,pdf,docx
 
-# JupyterLab on notebooks/, with the .venv's python3 kernel (reportkit installed editable).
+# JupyterLab on reportkit/notebooks/, with the .venv's python3 kernel (reportkit installed
+# editable, so edits there are what `reportkit run` executes).
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=reportkit/notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 # Property-based fuzzing of the ingest path: 10,000+ random workbooks (FUZZ_EXAMPLES), a fresh
 # seed each time (FUZZ_SEED); failing examples are kept in tests/fixtures/fuzz/ for `make test`.

@@ -98,7 +98,7 @@ _PARAMS = click.option(
     "params_path",
     type=_PATHS,
     default=None,
-    help="Params YAML merged over params/default.yaml.",
+    help="Params YAML merged over the defaults (reportkit/defaults/params.yaml).",
 )
 _OVERRIDES = click.option(
     "-p",
@@ -363,7 +363,7 @@ def params(
     "--notebook",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Unit report notebook to run (default: notebooks/unit_report.ipynb).",
+    help="Unit report notebook to run (default: reportkit/notebooks/unit_report.ipynb).",
 )
 @click.option(
     "--executor",

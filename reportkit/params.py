@@ -1,4 +1,5 @@
-"""Parameters: params/default.yaml, per-unit overrides and `-p KEY VALUE` from the command line.
+"""Parameters: the defaults (reportkit/defaults/params.yaml), per-unit overrides and `-p KEY VALUE`
+from the command line.
 
 Values arrive as YAML, so `-p norms.党课.min 2` gives an integer and `-p period.end 2023-12-31`
 a date. The merged result is plain JSON-safe data, because papermill injects it into notebooks.
@@ -17,9 +18,9 @@ import yaml
 
 from reportkit.errors import UsageError
 from reportkit.jsonsafe import jsonable
+from reportkit.resources import DEFAULT_PARAMS
 
 Path_ = tuple[str, ...]
-DEFAULT_PARAMS = Path(__file__).resolve().parent.parent / "params" / "default.yaml"
 
 
 class PeriodLike(Protocol):

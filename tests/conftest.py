@@ -8,35 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl import Workbook
 
-Rows = Sequence[Sequence[Any] | None]
+from tests.helpers import Rows, write_workbook
+
 WriteXlsx = Callable[..., Path]
-
-
-def write_workbook(
-    path: Path,
-    sheets: Mapping[str, Rows],
-    merge: Mapping[str, Sequence[str]] | None = None,
-) -> Path:
-    """A real .xlsx written by openpyxl: rows[0] is Excel row 1, None (or []) a blank row.
-
-    Cells hold dates, datetimes, numbers and formulas such as "=1/0" as Excel stores them;
-    `merge` maps a sheet to ranges such as ["A5:A6"].
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book = Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        sheet = book.create_sheet(name)
-        for r, row in enumerate(rows, start=1):
-            for c, value in enumerate(row or (), start=1):
-                if value is not None:
-                    sheet.cell(row=r, column=c, value=value)
-        for cells in (merge or {}).get(name, ()):
-            sheet.merge_cells(cells)
-    book.save(path)
-    return path
 
 
 @pytest.fixture

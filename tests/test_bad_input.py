@@ -46,31 +46,18 @@ from reportkit.cli import main
 from reportkit.data.dataset import load_tables
 from reportkit.data.demo.xlsx import SheetSpec
 from reportkit.data.demo.xlsx import write_xlsx as write_fast_xlsx
-from reportkit.data.schema import ACTIVITIES
-from tests.conftest import write_workbook
+from tests.helpers import (
+    DISCIPLINE_HEADER,
+    HEADER,
+    MEMBER_HEADER,
+    TITLE,
+    UNIT_HEADER,
+    act,
+    reportkit,
+    xlsx,
+)
 
-BIN = Path(sys.executable).parent
-REPORTKIT = BIN / "reportkit"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
-
-HEADER = [column.header for column in ACTIVITIES.columns]
-COLUMN = {name: i for i, name in enumerate(HEADER)}
-UNIT_HEADER = ["单位", "党组织名称", "机关工作人员总数", "专职党务工作人员数"]
-MEMBER_HEADER = ["姓名", "单位", "党支部", "党员类别", "党内职务", "是否专职党务"]
-DISCIPLINE_HEADER = ["日期", "单位", "党支部", "类别", "对象", "事由"]
-TITLE = ["2019年度党建工作台账"]
-
-
-def act(**changes: Any) -> list[Any]:
-    """One good activity row in HEADER order; keyword arguments replace columns by header."""
-    row: list[Any] = [dt.date(2019, 3, 5), "甲局", "一支部", "主题党日", "学习党章", 10, 9, 1.5]
-    row += [None, None]
-    for name, value in changes.items():
-        row[COLUMN[name]] = value
-    return row
-
-
-xlsx = write_workbook
 
 
 def patch_cells(path: Path, cells: Mapping[str, str]) -> Path:
@@ -409,20 +396,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Case], list[Pat
         return cache[case.id]
 
     return build
-
-
-def reportkit(*args: str | Path, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
-    """The real console script, as a user runs it."""
-    if not REPORTKIT.exists():
-        pytest.skip("console script not installed (pip install -e .)")
-    return subprocess.run(
-        [str(REPORTKIT), *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
 
 
 def prefix(where: Where, paths: Sequence[Path]) -> str:

@@ -30,7 +30,8 @@ from reportkit.render.outline import percent
 from reportkit.render.summary import PARTS as SUMMARY_PARTS
 from reportkit.render.summary import Summary
 from reportkit.report import UnitReport
-from tests.test_stats import Unit, activities
+from reportkit.resources import DEMO_WORKBOOK
+from tests.helpers import Unit, activities, write_workbook
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
@@ -589,12 +590,11 @@ def sparse_sheets() -> dict[str, list[list[Any]]]:
 
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from tests.conftest import write_workbook
 
     root = tmp_path_factory.mktemp("claims")
     sparse = write_workbook(root / "sparse.xlsx", sparse_sheets())
     out = {}
-    for name, source in (("sparse", sparse), ("demo", REPO / "data" / "demo.xlsx")):
+    for name, source in (("sparse", sparse), ("demo", DEMO_WORKBOOK)):
         out[name] = root / name
         ingest_to_dataset([source], out[name])
     return out

@@ -5,18 +5,13 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-try:  # tests/ is a rootdir folder, or a package if someone adds tests/__init__.py
-    import test_export_html as sample
-    from test_export_pdf import build_in_two_processes
-except ImportError:  # pragma: no cover
-    from tests import test_export_html as sample
-    from tests.test_export_pdf import build_in_two_processes
+from tests import sample_report as sample
+from tests.sample_report import build_in_two_processes
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -230,23 +225,6 @@ def test_libreoffice_converts(docx_bytes: bytes, tmp_path: Path) -> None:
     assert positions == sorted(positions)
     assert "—1—" in text
     assert "—2—" in text
-
-
-@pytest.mark.slow
-def test_nbconvert_entry_point(tmp_path: Path) -> None:
-    import docx
-
-    source = sample.write_sample(tmp_path / "report.ipynb")
-    done = subprocess.run(
-        [sys.executable, "-m", "nbconvert", "--to", "reportkit_docx", str(source)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    document = docx.Document(str(tmp_path / "report.docx"))
-    assert document.core_properties.title == sample.TITLE
-    assert any(p.style.name == "Heading 1" for p in document.paragraphs)
 
 
 def test_page_break_starts_the_next_paragraph_on_a_new_page() -> None:

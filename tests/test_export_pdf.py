@@ -4,19 +4,15 @@ injection safety, deterministic bytes."""
 from __future__ import annotations
 
 import collections
-import io
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-try:  # tests/ is a rootdir folder, or a package if someone adds tests/__init__.py
-    import test_export_html as sample
-except ImportError:  # pragma: no cover
-    from tests import test_export_html as sample
+from tests import sample_report as sample
+from tests.sample_report import TYPST_MARKUP, build_in_two_processes, keep_pages_as_png
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pdffonts") is None or shutil.which("pdftotext") is None,
@@ -178,19 +174,6 @@ def test_table_spans_pages_with_repeated_header(pdf_path: Path) -> None:
     assert "第60党支部" in text
 
 
-def keep_pages_as_png(pdf: Path, name: str, factory: pytest.TempPathFactory) -> list[Path]:
-    """Pages 1–2 as PNGs (pdftoppm), kept in pytest's base temporary folder, under artefacts/,
-    for a person to look at; the folder is printed (pytest -s shows it)."""
-    artefacts = factory.getbasetemp() / "artefacts"
-    artefacts.mkdir(exist_ok=True)
-    prefix = artefacts / name
-    subprocess.run(
-        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "2", str(pdf), str(prefix)], check=True
-    )
-    print(f"\n{pdf.name}, pages 1–2 as PNG: {prefix}-*.png")
-    return sorted(artefacts.glob(f"{name}-*.png"))
-
-
 def test_pages_are_not_blank(pdf_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     from PIL import Image, ImageStat
 
@@ -199,22 +182,6 @@ def test_pages_are_not_blank(pdf_path: Path, tmp_path_factory: pytest.TempPathFa
     for image in images:
         stat = ImageStat.Stat(Image.open(image).convert("L"))
         assert stat.var[0] > 100, image
-
-
-#: Workbook values that would be Typst markup, were text ever evaluated as markup.
-TYPST_MARKUP = (
-    '#read("/etc/passwd")',
-    '#import "x.typ"',
-    "$x$",
-    "*b*",
-    "_i_",
-    "[a]",
-    "<l>",
-    "@r",
-    "\\",
-    "//",
-    "/*",
-)
 
 
 def test_workbook_text_is_never_typst_markup(tmp_path: Path) -> None:
@@ -277,32 +244,6 @@ def test_unknown_pdf_standard_is_a_chinese_error() -> None:
 
     with pytest.raises(ReportkitError, match=r"pdf\.standard"):
         blocks_to_pdf([{"kind": "paragraph", "text": "正文"}], standard="x-9")
-
-
-_BUILD = """
-import sys
-from pathlib import Path
-sys.path.insert(0, {tests!r})
-import test_export_html as sample
-from reportkit.render.formats import render_formats
-nb = sample.sample_notebook()
-Path(sys.argv[1]).write_bytes(render_formats(nb, [sys.argv[2]])[sys.argv[2]])
-"""
-
-
-def build_in_two_processes(tmp_path: Path, fmt: str) -> tuple[bytes, bytes]:
-    """The sample report built by two fresh processes, the second two days later (faketime)."""
-    if shutil.which("faketime") is None:
-        pytest.skip("faketime is not installed (apt-get install faketime)")
-    script = _BUILD.format(tests=str(Path(__file__).parent))
-    outputs = []
-    for prefix, name in (([], "first"), (["faketime", "-f", "+2d"], "second")):
-        path = tmp_path / f"{name}.{fmt}"
-        subprocess.run(
-            [*prefix, sys.executable, "-c", script, str(path), fmt], check=True, timeout=300
-        )
-        outputs.append(path.read_bytes())
-    return outputs[0], outputs[1]
 
 
 @pytest.mark.slow
@@ -374,21 +315,3 @@ def test_one_compiler_per_process_for_a_font_set() -> None:
     after = pdf._compiler.cache_info()
     assert after.misses == before.misses
     assert after.hits > before.hits
-
-
-@pytest.mark.slow
-def test_nbconvert_entry_point(tmp_path: Path) -> None:
-    source = sample.write_sample(tmp_path / "report.ipynb")
-    done = subprocess.run(
-        [sys.executable, "-m", "nbconvert", "--to", "reportkit_pdf", str(source)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    data = (tmp_path / "report.pdf").read_bytes()
-    assert data.startswith(b"%PDF")
-    from pypdf import PdfReader
-
-    text = "".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(data)).pages)
-    assert _squash(sample.HEADINGS[0][1]) in _squash(text)

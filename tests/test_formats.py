@@ -4,32 +4,18 @@ way, and what an executed report tells its formats."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import tomllib
-from importlib.metadata import EntryPoint
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from reportkit.errors import ReportkitError
 from reportkit.render import formats
-from reportkit.render.formats import GROUP, ExecutedReport, Format, format_names, render_formats
-
-try:  # tests/ is a rootdir folder, or a package if someone adds tests/__init__.py
-    import test_export_html as sample
-except ImportError:  # pragma: no cover
-    from tests import test_export_html as sample
-
-#: A plug-in format, as another package would declare it.
-HEADINGS_TXT = Format(
-    name="txt",
-    suffix=".txt",
-    mimetype="text/plain",
-    label="Headings (text)",
-    needs=frozenset({"blocks"}),
-    render=lambda report: "\n".join(
-        b["text"] for b in report.blocks if b.get("kind") == "heading"
-    ).encode("utf-8"),
-)
+from reportkit.render.formats import GROUP, ExecutedReport, format_names, render_formats
+from tests import sample_report as sample
 
 
 def test_builtins_are_registered_through_entry_points() -> None:
@@ -45,20 +31,18 @@ def test_builtins_are_registered_through_entry_points() -> None:
 
 @pytest.fixture
 def with_plugin(monkeypatch: pytest.MonkeyPatch):
-    module = HEADINGS_TXT.render.__module__
-    plugin = EntryPoint("txt", f"{module}:HEADINGS_TXT", GROUP)
-    builtins = list(formats.entry_points(group=GROUP))
-    monkeypatch.setattr(formats, "entry_points", lambda group: [*builtins, plugin])
+    """tests/plugin/ on sys.path: its dist-info registers a `headings` format."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "plugin"))
     formats.registry.cache_clear()
     yield
     formats.registry.cache_clear()
 
 
 def test_a_plugin_format_renders_like_a_builtin(with_plugin: None) -> None:
-    assert "txt" in format_names()
-    rendered = render_formats(sample.sample_notebook(), ["html", "txt"])
-    assert set(rendered) == {"html", "txt"}
-    assert rendered["txt"].decode("utf-8").splitlines() == [t for _, t in sample.HEADINGS]
+    assert "headings" in format_names()
+    rendered = render_formats(sample.sample_notebook(), ["html", "headings"])
+    assert set(rendered) == {"html", "headings"}
+    assert rendered["headings"].decode("utf-8").splitlines() == [t for _, t in sample.HEADINGS]
     assert rendered["html"].startswith(b"<!DOCTYPE html>")
 
 
@@ -81,3 +65,20 @@ def test_report_date_is_report_date_else_period_end(parameters: dict, expected: 
     nb.metadata["papermill"] = {"parameters": parameters}
     date = ExecutedReport(nb).date
     assert date == (dt.date.fromisoformat(expected) if expected else None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["html", "pdf", "docx"])
+def test_nbconvert_exporters_are_the_format_registry(tmp_path: Path, name: str) -> None:
+    """`jupyter nbconvert --to reportkit_NAME`, found through the `nbconvert.exporters` entry
+    points, writes the bytes the registry renders for the same notebook."""
+    source = sample.write_sample(tmp_path / "report.ipynb")
+    done = subprocess.run(
+        [sys.executable, "-m", "nbconvert", "--to", f"reportkit_{name}", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    expected = render_formats(nbformat.read(source, as_version=4), [name])[name]
+    assert (tmp_path / f"report.{name}").read_bytes() == expected

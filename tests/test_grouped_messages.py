@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reportkit.data.ingest import UNCACHED_FORMULA, read_workbooks
 from reportkit.data.messages import MAX_LINES, row_ranges
-from tests.test_bad_input import HEADER, TITLE, act, reportkit, xlsx
+from tests.helpers import HEADER, TITLE, act, reportkit, xlsx
 
 
 def issue_lines(stderr: str) -> list[str]:

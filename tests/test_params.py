@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,19 +13,15 @@ import yaml
 from reportkit.analysis import stats
 from reportkit.data.dataset import ingest_to_dataset, list_units, load_unit
 from reportkit.data.vocabulary import SESSION_TYPES
-from reportkit.params import DEFAULT_PARAMS, load_params, period_of, unit_params
+from reportkit.params import load_params, period_of, unit_params
 from reportkit.params_schema import leaf_paths, narrative_keys, schema
 from reportkit.render.fonts import resolve_fonts
 from reportkit.report import UnitReport
+from reportkit.resources import DEFAULT_PARAMS, DEMO_WORKBOOK
+from tests.helpers import reportkit
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
-
-
-def reportkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "reportkit"), *args], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
 
 
 @pytest.mark.parametrize(
@@ -164,7 +159,7 @@ def test_schema_default_yaml_and_code_agree(tmp_path):
     load_params()
 
     # The keys the code reads while building a full report, with every rule and font read.
-    ingest_to_dataset([REPO / "data" / "demo.xlsx"], tmp_path / "ds")
+    ingest_to_dataset([DEMO_WORKBOOK], tmp_path / "ds")
     unit = list_units(tmp_path / "ds")[0]
     seen: set[tuple[str, ...]] = set()
     params = Recorder(unit_params(load_params(), unit), seen)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reportkit.data.sources import find_workbooks
-from tests.test_bad_input import HEADER, act, reportkit, xlsx
+from tests.helpers import HEADER, act, reportkit, xlsx
 
 OPEN_NOTE = "正在 Excel/WPS 中打开：尚未保存的修改不会包含在内"
 

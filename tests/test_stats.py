@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from dataclasses import dataclass, field
 
 import pandas as pd
 import pytest
@@ -21,37 +20,10 @@ from reportkit.analysis.stats import (
 )
 from reportkit.data.vocabulary import ACTIVITY_TYPES
 from reportkit.params import Period, load_params
+from tests.helpers import Unit, activities
 
 D = dt.date
 PERIOD = Period(D(2018, 1, 1), D(2019, 12, 31), "测试期")
-
-
-@dataclass
-class Unit:
-    """Stands in for reportkit.data.dataset.UnitData."""
-
-    unit: str
-    activities: pd.DataFrame
-    units: pd.DataFrame = field(default_factory=pd.DataFrame)
-    members: pd.DataFrame = field(default_factory=pd.DataFrame)
-    discipline: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-
-def activities(rows: list[dict]) -> pd.DataFrame:
-    """Activities typed as the dataset types them (Int64/Float64, str, datetime64)."""
-    frame = pd.DataFrame(rows)
-    defaults = {"unit": "甲局", "branch": None, "topic": None, "presenter": None, "note": None}
-    for column, value in defaults.items():
-        if column not in frame:
-            frame[column] = value
-    frame["unit"] = frame["unit"].fillna("甲局")
-    for column in ("expected", "present"):
-        frame[column] = pd.array(frame.get(column, [None] * len(frame)), dtype="Int64")
-    frame["hours"] = pd.array([None] * len(frame), dtype="Float64")
-    frame["date"] = pd.to_datetime(frame["date"], format="ISO8601")
-    for column in ("unit", "branch", "type", "topic", "presenter", "note"):
-        frame[column] = frame[column].astype("str")
-    return frame
 
 
 LOG = activities(

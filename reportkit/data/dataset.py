@@ -393,7 +393,7 @@ def list_units(dataset_dir: Path | str) -> list[str]:
 
 def default_dataset() -> Path:
     """The dataset a notebook reads when given none: where `reportkit ingest` writes by default,
-    resolved from the project root (JupyterLab runs a notebook inside notebooks/)."""
+    resolved from the project root (JupyterLab runs a notebook inside reportkit/notebooks/)."""
     return Path(__file__).resolve().parents[2] / "build" / "dataset"
 
 

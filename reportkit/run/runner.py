@@ -37,6 +37,7 @@ from reportkit.layout import (
 )
 from reportkit.params import load_params, period_of, unit_params
 from reportkit.params_schema import check_unit_names
+from reportkit.resources import DEMO_WORKBOOK, PACKAGE_DIR, SUMMARY_NOTEBOOK, UNIT_NOTEBOOK
 from reportkit.run.execution import JobOutput, UnitJob
 from reportkit.run.executors import (
     Executor,
@@ -46,11 +47,6 @@ from reportkit.run.executors import (
 )
 from reportkit.run.manifest import GOOD, PreviousRun, RunManifest, UnitResult
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
-PROJECT_DIR = PACKAGE_DIR.parent
-UNIT_NOTEBOOK = PROJECT_DIR / "notebooks" / "unit_report.ipynb"
-SUMMARY_NOTEBOOK = PROJECT_DIR / "notebooks" / "summary.ipynb"
-DEMO_WORKBOOK = PROJECT_DIR / "data" / "demo.xlsx"
 LOCK_NAME = ".reportkit.lock"
 
 log = logging.getLogger("reportkit.run")

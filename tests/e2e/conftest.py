@@ -2,45 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
-BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parents[2]
-
-
-def reportkit(*args: str, cwd: Path, check: bool = True, timeout: float = 600):
-    """Run the real console script, as a user would."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.run(
-        [str(BIN / "reportkit"), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"reportkit {args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-        )
-    return proc
-
-
-def manifest(out: Path) -> dict:
-    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-
-
-def run_dataset(out: Path) -> Path:
-    """The cached dataset a run's notebooks read, as papermill recorded its parameter."""
-    entry = manifest(out)["units"][0]
-    notebook = json.loads((out / entry["dir"] / "report.ipynb").read_text(encoding="utf-8"))
-    return Path(notebook["metadata"]["papermill"]["parameters"]["dataset"])
+from tests.e2e.helpers import CHROMIUM, FLAGS, reportkit
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +36,11 @@ def full_run(tmp_path_factory, demo_workbook) -> Path:
         cwd=work,
     )
     return work / "out"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()

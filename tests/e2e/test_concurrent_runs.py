@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BIN, manifest, reportkit
+from tests.e2e.helpers import BIN, manifest, reportkit
 
 pytestmark = pytest.mark.slow
 

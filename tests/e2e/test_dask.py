@@ -15,8 +15,15 @@ import psutil
 import pytest
 from distributed import Client
 
-from tests.e2e.conftest import BIN, manifest, reportkit
-from tests.e2e.test_faults import assert_final_files_whole, notebook_with, unit_names, wait_for
+from tests.e2e.helpers import (
+    BIN,
+    assert_final_files_whole,
+    manifest,
+    notebook_with,
+    reportkit,
+    unit_names,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 

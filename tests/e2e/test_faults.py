@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from tests.e2e.conftest import BIN, REPO, manifest, reportkit, run_dataset
+from tests.e2e.helpers import (
+    BIN,
+    alive,
+    assert_final_files_whole,
+    manifest,
+    notebook_with,
+    reportkit,
+    run_dataset,
+    unit_names,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,34 +30,6 @@ def four_units(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("four")
     write_demo(folder, units=4, rows=600, seed=11)
     return folder / "demo.xlsx"
-
-
-def unit_names(workbook: Path) -> list[str]:
-    from reportkit.data.ingest import read_workbooks
-
-    return read_workbooks([workbook]).units
-
-
-def notebook_with(tmp_path: Path, code: str, name: str = "custom.ipynb") -> Path:
-    """The real unit notebook with one extra cell right after the parameters."""
-    nb = nbformat.read(REPO / "notebooks" / "unit_report.ipynb", as_version=4)
-    nb.cells.insert(3, nbformat.v4.new_code_cell(code))
-    path = tmp_path / name
-    nbformat.write(nb, path)
-    return path
-
-
-def assert_final_files_whole(out: Path) -> None:
-    """Every file at a final path is complete; temporary names are all that may be partial."""
-    for path in out.rglob("*"):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        if path.suffix in (".json", ".ipynb"):
-            json.loads(path.read_text(encoding="utf-8"))
-        elif path.suffix == ".html":
-            assert path.read_text(encoding="utf-8").rstrip().endswith("</html>"), path
-        elif path.suffix == ".pdf":
-            assert path.read_bytes().rstrip().endswith(b"%%EOF"), path
 
 
 def test_raise_kernel_death_and_hang_fail_only_their_units(four_units: Path, tmp_path: Path):
@@ -112,15 +92,6 @@ def start_run(tmp_path: Path, workbook: Path, notebook: Path, out: str = "out") 
     )
 
 
-def wait_for(predicate, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
-
-
 def finished_units(out: Path) -> int:
     try:
         return sum(1 for u in manifest(out)["units"] if u["status"] == "ok")
@@ -162,13 +133,6 @@ def descendants(pid: int) -> set[int]:
             found.add(child)
             todo.append(child)
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_sigkill_then_rerun_redoes_only_what_is_missing(four_units: Path, tmp_path: Path):

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from openpyxl import load_workbook
 
-from tests.e2e.conftest import REPO, manifest, reportkit, run_dataset
+from reportkit.resources import UNIT_NOTEBOOK
+from tests.e2e.helpers import manifest, reportkit, run_dataset
 
 
 def statuses(out: Path) -> dict[str, str]:
@@ -95,7 +96,7 @@ def test_changing_one_units_params_reruns_only_that_unit(work: Path):
 
 def test_changing_the_period_or_the_notebook_reruns_all(work: Path):
     assert set(run(work, "--period-end", "2023-12-31").values()) == {"ok"}
-    nb = nbformat.read(REPO / "notebooks" / "unit_report.ipynb", as_version=4)
+    nb = nbformat.read(UNIT_NOTEBOOK, as_version=4)
     nb.cells.append(nbformat.v4.new_markdown_cell("A note added by an analyst."))
     nbformat.write(nb, work / "edited.ipynb")
     assert set(run(work, "--period-end", "2023-12-31", "--notebook", "edited.ipynb").values()) == {
@@ -123,7 +124,7 @@ def test_unchanged_workbook_skips_the_excel_parse(work: Path):
 def failing_setup(work: Path, unit: str) -> list[str]:
     """A notebook that raises for units whose params say FAIL (as their opening narrative, a
     key the params schema knows), and params that say it for one."""
-    from tests.e2e.test_faults import notebook_with
+    from tests.e2e.helpers import notebook_with
 
     code = (
         "if (params.get('narrative') or {}).get('opening') == 'FAIL':\n"
@@ -203,7 +204,7 @@ def run_on_terminal(work: Path, *args: str) -> tuple[int, str]:
     import subprocess
     import termios
 
-    from tests.e2e.conftest import BIN
+    from tests.e2e.helpers import BIN
 
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))

@@ -10,11 +10,8 @@ quotes, backslashes, newlines, Chinese and code-looking text. Every test below r
 from __future__ import annotations
 
 import ast
-import functools
-import html as htmllib
 import json
 import re
-import shutil
 import subprocess
 import zipfile
 from collections.abc import Iterator
@@ -29,7 +26,15 @@ from openpyxl import Workbook
 from reportkit.data.dataset import PART_SUFFIX, read_part
 from reportkit.data.schema import ACTIVITIES
 from reportkit.layout import MAX_DIR_BYTES, assign_dirs, safe_dirname
-from tests.e2e.conftest import REPO, reportkit, run_dataset
+from tests.e2e.helpers import (
+    REPO,
+    docx_text,
+    pdf_text,
+    reportkit,
+    run_dataset,
+    squeeze,
+    visible_text,
+)
 
 HEADER = [column.header for column in ACTIVITIES.columns]
 UNIT_HEADER = ["单位", "党组织名称", "机关工作人员总数", "专职党务工作人员数"]
@@ -176,50 +181,6 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> HostileRun:
     out = work / "out"
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     return HostileRun(work, out, proc, manifest)
-
-
-@functools.cache
-def pdf_text(path: Path) -> str:
-    """pdftotext's text, then every table cell's text from pdfplumber: pdftotext reads a table
-    row by row, so a cell that wraps is interleaved with its neighbours' lines."""
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
-    done = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True)
-    texts = [done.stdout.decode("utf-8")]
-    import pdfplumber
-
-    with pdfplumber.open(path) as pdf:
-        for page in pdf.pages:
-            for table in page.extract_tables():
-                texts.extend(cell or "" for row in table for cell in row)
-    return "\n".join(texts)
-
-
-def docx_text(path: Path) -> str:
-    """Paragraph and table text (python-docx) plus the text of every XML part (headers too)."""
-    import docx
-
-    document = docx.Document(str(path))
-    texts = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            texts.extend(cell.text for cell in row.cells)
-    with zipfile.ZipFile(path) as archive:
-        for name in archive.namelist():
-            if name.endswith(".xml"):
-                xml = archive.read(name).decode("utf-8")
-                texts.append(htmllib.unescape(re.sub(r"<[^>]+>", "", xml)))
-    return "\n".join(texts)
-
-
-def visible_text(page: str) -> str:
-    page = re.sub(r"<style.*?</style>", "", page, flags=re.S)
-    return htmllib.unescape(re.sub(r"<[^>]+>", "\n", page))
-
-
-def squeeze(text: str) -> str:
-    """Whitespace removed: PDF text breaks lines inside table cells and long words."""
-    return re.sub(r"\s+", "", text)
 
 
 def output_texts(path: Path) -> Iterator[tuple[str, str]]:
@@ -375,7 +336,7 @@ def test_markup_is_literal_text_in_pdf_and_docx(hostile: HostileRun) -> None:
 def test_no_script_runs_in_chromium(hostile: HostileRun) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     from reportkit.render.index import index_script
-    from tests.e2e.test_browser import CHROMIUM, FLAGS
+    from tests.e2e.helpers import CHROMIUM, FLAGS
 
     pages = [hostile.unit_dir(CANARY["A"]) / "report.html", hostile.out / "index.html",
              hostile.out / "summary.html",

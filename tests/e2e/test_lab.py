@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.e2e.conftest import BIN, REPO, reportkit
-from tests.e2e.test_browser import CHROMIUM
+from reportkit.resources import NOTEBOOKS_DIR, UNIT_NOTEBOOK
+from tests.e2e.helpers import BIN, CHROMIUM, REPO, reportkit
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(os.environ.get("REPORTKIT_ARTIFACTS", REPO / "build" / "test-artifacts"))
@@ -35,7 +35,7 @@ def lab(tmp_path):
     if not (BIN / "jupyter-lab").exists() and os.environ.get("REPORTKIT_NO_SKIP") != "1":
         pytest.skip("JupyterLab (the lab extra) is not installed; run make setup")
     notebooks = tmp_path / "notebooks"
-    shutil.copytree(REPO / "notebooks", notebooks)
+    shutil.copytree(NOTEBOOKS_DIR, notebooks)
     port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
@@ -128,7 +128,7 @@ def test_the_notebook_alone_takes_the_default_dataset_and_first_unit(tmp_path, m
     missing = tmp_path / "nowhere"
     with pytest.raises(papermill.PapermillExecutionError) as failure:
         papermill.execute_notebook(
-            str(REPO / "notebooks" / "unit_report.ipynb"), str(tmp_path / "out.ipynb"),
+            str(UNIT_NOTEBOOK), str(tmp_path / "out.ipynb"),
             parameters={"dataset": str(missing)}, kernel_name="python3", progress_bar=False,
         )  # fmt: skip
     assert "请先运行 reportkit ingest" in str(failure.value.evalue)

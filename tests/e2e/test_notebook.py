@@ -9,10 +9,18 @@ from pathlib import Path
 import pytest
 
 from reportkit.data.dataset import load_unit
-from tests.e2e.conftest import REPO, manifest, reportkit, run_dataset
-from tests.e2e.test_isolation import docx_text, pdf_text, squeeze, visible_text
+from reportkit.resources import NOTEBOOKS_DIR
+from tests.e2e.helpers import (
+    docx_text,
+    manifest,
+    pdf_text,
+    reportkit,
+    run_dataset,
+    squeeze,
+    visible_text,
+)
 
-EXAMPLE = REPO / "notebooks" / "examples" / "branch_attendance.ipynb"
+EXAMPLE = NOTEBOOKS_DIR / "examples" / "branch_attendance.ipynb"
 HEADING = "（五）各支部主题党日平均参与率"
 CHART = "图3 各支部主题党日平均参与率"
 

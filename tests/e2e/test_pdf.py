@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from tests.e2e.conftest import REPO, manifest, reportkit
+from tests.e2e.helpers import REPO, manifest, reportkit
 from tests.e2e.pdf_positions import landmarks
-from tests.test_export_pdf import TYPST_MARKUP, keep_pages_as_png
+from tests.sample_report import TYPST_MARKUP, keep_pages_as_png
 
 HEADINGS = (
     (REPO / "tests" / "fixtures" / "outline_headings.txt").read_text(encoding="utf-8").split()

@@ -13,7 +13,8 @@ from pathlib import Path
 import nbformat
 
 from reportkit.data.dataset import load_tables
-from tests.e2e.conftest import REPO, manifest, reportkit, run_dataset
+from reportkit.resources import UNIT_NOTEBOOK
+from tests.e2e.helpers import REPO, manifest, reportkit, run_dataset
 
 HEADINGS = (
     (REPO / "tests" / "fixtures" / "outline_headings.txt").read_text(encoding="utf-8").split()
@@ -111,7 +112,7 @@ def test_notebook_runs_alone_under_the_papermill_cli(full_run: Path, tmp_path: P
     subprocess.run(
         [
             str(Path(sys.executable).parent / "papermill"),
-            str(REPO / "notebooks" / "unit_report.ipynb"),
+            str(UNIT_NOTEBOOK),
             str(out),
             "-p",
             "unit",
@@ -134,7 +135,7 @@ def test_notebook_runs_alone_under_the_papermill_cli(full_run: Path, tmp_path: P
 
 
 def test_failure_isolation(demo_workbook: Path, tmp_path: Path):
-    nb = nbformat.read(REPO / "notebooks" / "unit_report.ipynb", as_version=4)
+    nb = nbformat.read(UNIT_NOTEBOOK, as_version=4)
     first = manifest_units(demo_workbook, tmp_path)[0]
     nb.cells.insert(
         3,

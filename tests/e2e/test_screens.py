@@ -13,8 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from tests.e2e.conftest import REPO, manifest
-from tests.e2e.test_browser import browser  # noqa: F401 - the shared Chromium fixture
+from tests.e2e.helpers import REPO, manifest
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +58,7 @@ def pages(full_run: Path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
-def test_pages_fit_the_screen_and_short_figures_never_wrap(browser, full_run, viewport):  # noqa: F811
+def test_pages_fit_the_screen_and_short_figures_never_wrap(browser, full_run, viewport):
     width, height = VIEWPORTS[viewport]
     folder = ARTIFACTS / "screens"
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,7 +92,7 @@ def test_pages_fit_the_screen_and_short_figures_never_wrap(browser, full_run, vi
         context.close()
 
 
-def test_summary_heatmap_labels_are_legible_at_1280(browser, full_run):  # noqa: F811
+def test_summary_heatmap_labels_are_legible_at_1280(browser, full_run):
     context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(pages(full_run)["summary"].as_uri(), wait_until="load")
@@ -103,7 +102,7 @@ def test_summary_heatmap_labels_are_legible_at_1280(browser, full_run):  # noqa:
     assert min(heights) >= 11, heights
 
 
-def test_index_sorts_on_header_click_and_filters_by_unit(browser, full_run):  # noqa: F811
+def test_index_sorts_on_header_click_and_filters_by_unit(browser, full_run):
     context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(pages(full_run)["index"].as_uri(), wait_until="load")

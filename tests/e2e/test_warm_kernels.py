@@ -16,8 +16,7 @@ import pytest
 from reportkit.run import kernels
 from reportkit.run.kernels import KERNEL_NAME, warm_parent
 from reportkit.run.kernels.provisioner import WarmForkProvisioner
-from tests.e2e.conftest import BIN, manifest, reportkit
-from tests.e2e.test_faults import alive, notebook_with, unit_names, wait_for
+from tests.e2e.helpers import BIN, alive, manifest, notebook_with, reportkit, unit_names, wait_for
 
 pytestmark = [
     pytest.mark.slow,

@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import traceback
 from pathlib import Path
 
@@ -31,8 +29,8 @@ from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from reportkit.data.ingest import read_workbooks
 from tests.fuzz import strategies as gen
 from tests.fuzz.strategies import STATS
+from tests.helpers import reportkit
 
-REPORTKIT = Path(sys.executable).parent / "reportkit"
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "fuzz"
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PROFILE = os.environ.get("REPORTKIT_FUZZ", "ci")
@@ -133,12 +131,6 @@ def test_read_workbooks_names_real_cells(book: gen.Book, tmp_path: Path) -> None
     path = gen.write(book, tmp_path / "fuzz.xlsx")
     STATS["read"] += 1
     _checked(path, lambda p: check_issues(p, _shape(book)))
-
-
-def reportkit(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(REPORTKIT), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=600
-    )
 
 
 def validate(path: Path) -> int:

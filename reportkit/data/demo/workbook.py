@@ -71,7 +71,7 @@ def _params_text(units: int, rows: int, seed: int) -> str:
     return (
         f"# reportkit demo parameters, written with the demo workbook (units={units}, "
         f"rows={rows}, seed={seed}).\n"
-        "# Merged over params/default.yaml; only what the demo needs is set here.\n"
+        "# Merged over reportkit/defaults/params.yaml; only what the demo needs is set here.\n"
         "period:\n"
         f"  start: {PERIOD_START.isoformat()}\n"
         f"  end: {PERIOD_END.isoformat()}\n"
