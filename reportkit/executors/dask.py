@@ -24,6 +24,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, InvalidStateError, as_completed
+from contextlib import suppress
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -147,12 +148,40 @@ def _local_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
     return {**parameters, "params": {**params, "_render": local_render}}
 
 
+class WorkerSetup(WorkerPlugin):
+    """What a worker does once, not in every unit: find the reportkit kernelspec, start the
+    warm parent that forks each unit's kernel, and import papermill and the exporters.
+
+    setup() runs on the worker's event-loop thread, which lives as long as the worker: the
+    warm parent's PR_SET_PDEATHSIG follows the thread that started it, so a task thread would
+    take it down with the task. teardown() ends it when the worker closes.
+    """
+
+    name = "reportkit-worker"
+
+    def setup(self, worker: Any) -> None:
+        from reportkit.execution import preload_worker_modules
+        from reportkit.kernels import start_worker_kernels
+
+        start_worker_kernels()
+        preload_worker_modules()
+
+    def teardown(self, worker: Any) -> None:
+        from reportkit.kernels import stop_worker_kernels
+
+        stop_worker_kernels()
+
+
 def _kill_kernels() -> None:
-    """Kill the kernels this worker process started: with one thread per worker (as the README
-    starts them), that is this task's kernel."""
+    """Kill the kernels this worker started, forked by its warm parent or launched the ordinary
+    way: with one thread per worker (as the README starts them), that is this task's kernel."""
+    from reportkit.kernels import current_warm_parent
+
+    parent = current_warm_parent()
+    forker = parent.process.pid if parent else None
     for child in psutil.Process().children(recursive=True):
         try:
-            if any("ipykernel" in part for part in child.cmdline()):
+            if child.ppid() == forker or any("ipykernel" in part for part in child.cmdline()):
                 child.kill()
         except psutil.Error:
             pass
@@ -167,9 +196,6 @@ def _watch(cancel: Event, done: threading.Event) -> None:
 
 def run_unit(job: UnitJob, notebook: bytes, rows: Mapping[str, bytes], cancel: str) -> JobOutput:
     """One unit on a worker: the notebook and rows go into a private folder, then execute_job."""
-    from reportkit.kernels import start_worker_kernels
-
-    start_worker_kernels(warm=False)
     worker = distributed.get_worker()
     log.setLevel(logging.INFO)
     stop = Event(cancel, client=distributed.get_client())
@@ -268,6 +294,7 @@ class DaskExecutor:
             address = settings.scheduler or self._client.scheduler.address
             _check_workers(self._client, address, settings.scheduler_timeout)
             self._client.forward_logging(WORKER_LOG, level=logging.INFO)
+            self._client.register_plugin(WorkerSetup(), name=WorkerSetup.name)
         except BaseException:
             self.close()
             raise
@@ -309,6 +336,9 @@ class DaskExecutor:
         if self._closed:
             return
         self._closed = True
+        if self._cluster is None:  # a shared cluster: end this run's warm parents too
+            with suppress(Exception):
+                self._client.unregister_worker_plugin(WorkerSetup.name)
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
