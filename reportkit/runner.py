@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -34,6 +33,7 @@ from reportkit.executors import (
     WorkerLost,
     executor_factory,
 )
+from reportkit.fingerprints import code_fingerprint, sha256_parts
 from reportkit.layout import (
     assign_dirs,
     os_reason,
@@ -89,25 +89,6 @@ class RunResult:
 
 
 # -- fingerprints ---------------------------------------------------------------------------
-
-
-def _sha256(*parts: bytes) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.hexdigest()
-
-
-def code_fingerprint() -> str:
-    """reportkit's version and the content of its code and templates."""
-    files = sorted(
-        p for p in PACKAGE_DIR.rglob("*") if p.is_file() and p.suffix in {".py", ".j2", ".css"}
-    )
-    return _sha256(
-        __version__.encode(),
-        *(p.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + p.read_bytes() for p in files),
-    )
 
 
 def _canonical(data: Any) -> bytes:
@@ -291,7 +272,7 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
     _remove_stale_temporaries(out)
     plan.previous = previous = PreviousRun.read(out)
     plan.code = code_fingerprint()
-    notebook_hash = _sha256(options.notebook.read_bytes())
+    notebook_hash = sha256_parts(options.notebook.read_bytes())
     log.info(
         "reportkit %s: %d units, formats %s, period %s, executor %s",
         __version__,
@@ -307,7 +288,7 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
         unit_dir = out / dirs[unit]
         p = unit_params(plan.params, unit)
         p["_render"] = plan.render
-        fingerprint = _sha256(
+        fingerprint = sha256_parts(
             plan.code.encode(),
             notebook_hash.encode(),
             _canonical(p),
@@ -462,9 +443,9 @@ def _run_summary(plan: _Plan, units: list[UnitResult], executor: Executor) -> Un
     stats = {
         f"{i:04d}.stats.json": _read_output(out / u.dir / "stats.json") for i, u in enumerate(good)
     }
-    fingerprint = _sha256(
+    fingerprint = sha256_parts(
         plan.code.encode(),
-        _sha256(options.summary_notebook.read_bytes()).encode(),
+        sha256_parts(options.summary_notebook.read_bytes()).encode(),
         _canonical(shared),
         ",".join(formats).encode(),
         *stats.values(),

@@ -38,6 +38,7 @@ from distributed.scheduler import KilledWorker
 from reportkit.errors import UsageError
 from reportkit.execution import JobOutput, UnitJob, execute_job
 from reportkit.executors import ExecutorSettings, WorkerLost
+from reportkit.fingerprints import code_fingerprint
 
 #: Worker-side messages; forwarded to the driver, they reach run.log's handler (reportkit.run).
 WORKER_LOG = "reportkit.run.worker"
@@ -78,8 +79,6 @@ def _version(package: str) -> str:
 @cache
 def environment() -> dict[str, str]:
     """What must match between driver and workers: Python, reportkit's code, package versions."""
-    from reportkit.runner import code_fingerprint
-
     versions = {package: _version(package) for package in COMPARED_PACKAGES}
     return {"Python": platform.python_version(), "reportkit 代码": code_fingerprint(), **versions}
 
