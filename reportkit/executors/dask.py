@@ -89,32 +89,80 @@ def _sha256(data: bytes) -> str:
 
 #: On a worker: the driver's font file paths -> this worker's checked copies.
 _shipped_fonts: dict[str, str] = {}
+#: On a worker: the font sets (FontPlugin names) whose files are all in place.
+_font_sets: set[str] = set()
+#: On a worker: SHA-256 of the files it has looked at, by (path, size, mtime).
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: str | Path) -> str | None:
+    """The SHA-256 of a file (None if it cannot be read), hashed once per version of it."""
+    try:
+        stat = os.stat(path)
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in _digests:
+            with open(path, "rb") as handle:
+                _digests[key] = hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
+    return _digests[key]
+
+
+def _font_folder(worker: Any) -> Path:
+    return Path(worker.local_directory) / "reportkit-fonts"
+
+
+def _font_at_hand(folder: Path, path: str, digest: str) -> Path | None:
+    """A file on this worker with exactly that content: our copy from an earlier run, or the
+    same file at the driver's path (workers on the driver's machine, or with the same fonts
+    installed). Either stands in for the driver's file; nothing else does."""
+    for candidate in (folder / f"{digest[:16]}-{Path(path).name}", Path(path)):
+        if file_digest(candidate) == digest:
+            return candidate
+    return None
+
+
+def fonts_at_hand(digests: Mapping[str, str], dask_worker: Any = None) -> list[str]:
+    """On a worker: which of the driver's font files (path -> SHA-256) it has already; only the
+    others travel."""
+    folder = _font_folder(dask_worker)
+    return [path for path, digest in digests.items() if _font_at_hand(folder, path, digest)]
 
 
 class FontPlugin(WorkerPlugin):
     """The run's font files, placed once on every worker (new ones too) and checked by hash.
 
-    The copies become the worker's only fonts: fontconfig (WeasyPrint, fc-list, and the kernels,
-    which inherit the setting) reads a configuration naming just their folder, and matplotlib
-    registers every copy, so the worker's system fonts play no part.
+    It carries every file's SHA-256, and the bytes of those files some worker did not have
+    (fonts_at_hand). The copies (or links to identical files already there) become the worker's
+    only fonts: fontconfig (WeasyPrint, fc-list, and the kernels, which inherit the setting)
+    reads a configuration naming just their folder, and matplotlib registers every copy, so the
+    worker's system fonts play no part.
     """
 
-    def __init__(self, files: Mapping[str, bytes]) -> None:
-        self.files = {path: (_sha256(data), data) for path, data in files.items()}
-        self.name = "reportkit-fonts-" + _sha256("".join(sorted(self.files)).encode())[:16]
+    def __init__(self, digests: Mapping[str, str], contents: Mapping[str, bytes]) -> None:
+        self.files = {path: (digest, contents.get(path)) for path, digest in digests.items()}
+        key = "".join(f"{path}\0{digest}" for path, digest in sorted(digests.items()))
+        self.name = "reportkit-fonts-" + _sha256(key.encode())[:16]
 
     def setup(self, worker: Any) -> None:
         from matplotlib import font_manager
 
-        folder = Path(worker.local_directory) / "reportkit-fonts"
+        folder = _font_folder(worker)
         folder.mkdir(parents=True, exist_ok=True)
         for path, (digest, data) in self.files.items():
-            if _sha256(data) != digest:
-                raise RuntimeError(f"字体文件 {Path(path).name} 传到工作节点后校验失败")
             copy = folder / f"{digest[:16]}-{Path(path).name}"
-            if not copy.is_file() or _sha256(copy.read_bytes()) != digest:
+            found = _font_at_hand(folder, path, digest)
+            if found != copy:
                 partial = copy.with_name(f".{copy.name}.tmp")
-                partial.write_bytes(data)
+                partial.unlink(missing_ok=True)
+                if found is not None:
+                    partial.symlink_to(found)
+                elif data is None:
+                    raise RuntimeError(f"工作节点上没有字体文件 {Path(path).name}，也未随任务传来")
+                elif _sha256(data) != digest:
+                    raise RuntimeError(f"字体文件 {Path(path).name} 传到工作节点后校验失败")
+                else:
+                    partial.write_bytes(data)
                 partial.replace(copy)
             font_manager.fontManager.addfont(str(copy))
             _shipped_fonts[path] = str(copy)
@@ -126,6 +174,7 @@ class FontPlugin(WorkerPlugin):
             encoding="utf-8",
         )
         os.environ["FONTCONFIG_FILE"] = str(config)
+        _font_sets.add(self.name)
 
 
 def _local_fonts(fonts: Mapping[str, Any]) -> dict[str, Any]:
@@ -193,9 +242,14 @@ def _watch(cancel: Event, done: threading.Event) -> None:
             return
 
 
-def run_unit(job: UnitJob, notebook: bytes, rows: Mapping[str, bytes], cancel: str) -> JobOutput:
-    """One unit on a worker: the notebook and rows go into a private folder, then execute_job."""
+def run_unit(
+    job: UnitJob, notebook: bytes, rows: Mapping[str, bytes], cancel: str, fonts: str | None
+) -> JobOutput:
+    """One unit on a worker: the notebook and rows go into a private folder, then execute_job.
+    `fonts` names the FontPlugin whose files this unit needs."""
     worker = distributed.get_worker()
+    if fonts is not None and fonts not in _font_sets:  # e.g. a worker that joined mid-run
+        raise RuntimeError(f"工作节点 {worker.address} 上没有本次运行的字体文件（见该节点日志）")
     log.setLevel(logging.INFO)
     stop = Event(cancel, client=distributed.get_client())
     done = threading.Event()
@@ -298,13 +352,13 @@ class DaskExecutor:
             self.close()
             raise
         self._cancel = Event(f"reportkit-cancel-{uuid.uuid4().hex}", client=self._client)
-        self._fonts: set[str] = set()
+        self._fonts: dict[str, str] = {}  # font files -> their FontPlugin's name
         self._tasks: dict[distributed.Future, Future[JobOutput]] = {}
 
     def submit(self, job: UnitJob) -> Future[JobOutput]:
         from reportkit.dataset import unit_dataset_files
 
-        self._ship_fonts(job.fonts)
+        fonts = self._ship_fonts(job.fonts)
         dataset = job.parameters.get("dataset") if job.stem == "report" else None
         rows = unit_dataset_files(dataset, job.name) if dataset else {}
         result: Future[JobOutput] = Future()
@@ -314,6 +368,7 @@ class DaskExecutor:
             job.notebook.read_bytes(),
             rows,
             self._cancel.name,
+            fonts,
             key=f"reportkit-{uuid.uuid4().hex}",
             pure=False,
         )
@@ -344,8 +399,9 @@ class DaskExecutor:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _ship_fonts(self, fonts: Mapping[str, Any]) -> None:
-        """Register the plugin that places these fonts on every worker, once per font set."""
+    def _ship_fonts(self, fonts: Mapping[str, Any]) -> str | None:
+        """Register the plugin that places these fonts on every worker, once per font set; the
+        plugin's name, or None when the job names no font."""
         from reportkit.fonts import ResolvedFont, font_files
 
         paths: dict[str, None] = {}
@@ -353,11 +409,19 @@ class DaskExecutor:
             font = ResolvedFont.from_json(data)
             paths.update(dict.fromkeys((font.path,) if font.path else font_files(font.family)))
         key = "\0".join(paths)
-        if not paths or key in self._fonts:
-            return
-        plugin = FontPlugin({path: Path(path).read_bytes() for path in paths})
-        self._client.register_plugin(plugin, name=plugin.name)
-        self._fonts.add(key)
+        if not paths:
+            return None
+        if key not in self._fonts:
+            digests = {path: file_digest(path) or "" for path in paths}
+            held = self._client.run(fonts_at_hand, digests, on_error="return").values()
+            everywhere = set(paths).intersection(
+                *(set(h) if isinstance(h, list) else set() for h in held)
+            )
+            contents = {p: Path(p).read_bytes() for p in paths if p not in everywhere}
+            plugin = FontPlugin(digests, contents)
+            self._client.register_plugin(plugin, name=plugin.name)
+            self._fonts[key] = plugin.name
+        return self._fonts[key]
 
     def _settle(self, task: distributed.Future, result: Future[JobOutput]) -> None:
         """Pass a task's outcome to its concurrent future (called on the client's thread)."""
