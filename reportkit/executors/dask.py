@@ -202,7 +202,9 @@ class WorkerSetup(WorkerPlugin):
 
     setup() runs on the worker's event-loop thread, which lives as long as the worker: the
     warm parent's PR_SET_PDEATHSIG follows the thread that started it, so a task thread would
-    take it down with the task. teardown() ends it when the worker closes.
+    take it down with the task. The imports run in a thread of their own, so the driver goes
+    on (fonts, tasks) meanwhile; a task that needs a module first waits on its import lock.
+    teardown() ends the warm parent when the worker closes.
     """
 
     name = "reportkit-worker"
@@ -212,7 +214,7 @@ class WorkerSetup(WorkerPlugin):
         from reportkit.kernels import start_worker_kernels
 
         start_worker_kernels()
-        preload_worker_modules()
+        threading.Thread(target=preload_worker_modules, name="reportkit-preload").start()
 
     def teardown(self, worker: Any) -> None:
         from reportkit.kernels import stop_worker_kernels
