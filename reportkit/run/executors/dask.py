@@ -3,7 +3,7 @@
 Workers need nothing from the driver's disk. Each task carries its unit's rows (that unit's
 Parquet row groups, as a dataset of its own), its parameters and the notebook; the font files go
 once to every worker in a WorkerPlugin, checked by hash. Workers return every file as bytes
-(reportkit.execution), so only the driver writes OUT.
+(reportkit.run.execution), so only the driver writes OUT.
 
 Without a scheduler address, a LocalCluster of `--jobs` single-threaded worker processes is
 started on this machine. A worker lost mid-unit costs that unit one retry elsewhere
@@ -36,9 +36,9 @@ from distributed import Client, Event, LocalCluster, WorkerPlugin
 from distributed.scheduler import KilledWorker
 
 from reportkit.errors import UsageError
-from reportkit.execution import JobOutput, UnitJob, execute_job
-from reportkit.executors import ExecutorSettings, WorkerLost
-from reportkit.fingerprints import code_fingerprint
+from reportkit.run.execution import JobOutput, UnitJob, execute_job
+from reportkit.run.executors import ExecutorSettings, WorkerLost
+from reportkit.run.fingerprints import code_fingerprint
 
 #: Worker-side messages; forwarded to the driver, they reach run.log's handler (reportkit.run).
 WORKER_LOG = "reportkit.run.worker"
@@ -210,14 +210,14 @@ class WorkerSetup(WorkerPlugin):
     name = "reportkit-worker"
 
     def setup(self, worker: Any) -> None:
-        from reportkit.execution import preload_worker_modules
-        from reportkit.kernels import start_worker_kernels
+        from reportkit.run.execution import preload_worker_modules
+        from reportkit.run.kernels import start_worker_kernels
 
         start_worker_kernels()
         threading.Thread(target=preload_worker_modules, name="reportkit-preload").start()
 
     def teardown(self, worker: Any) -> None:
-        from reportkit.kernels import stop_worker_kernels
+        from reportkit.run.kernels import stop_worker_kernels
 
         stop_worker_kernels()
 
@@ -225,7 +225,7 @@ class WorkerSetup(WorkerPlugin):
 def _kill_kernels() -> None:
     """Kill the kernels this worker started, forked by its warm parent or launched the ordinary
     way: with one thread per worker (as the README starts them), that is this task's kernel."""
-    from reportkit.kernels import current_warm_parent
+    from reportkit.run.kernels import current_warm_parent
 
     parent = current_warm_parent()
     forker = parent.process.pid if parent else None
@@ -358,7 +358,7 @@ class DaskExecutor:
         self._tasks: dict[distributed.Future, Future[JobOutput]] = {}
 
     def submit(self, job: UnitJob) -> Future[JobOutput]:
-        from reportkit.dataset import unit_dataset_files
+        from reportkit.data.dataset import unit_dataset_files
 
         fonts = self._ship_fonts(job.fonts)
         dataset = job.parameters.get("dataset") if job.stem == "report" else None
@@ -404,7 +404,7 @@ class DaskExecutor:
     def _ship_fonts(self, fonts: Mapping[str, Any]) -> str | None:
         """Register the plugin that places these fonts on every worker, once per font set; the
         plugin's name, or None when the job names no font."""
-        from reportkit.fonts import ResolvedFont, font_files
+        from reportkit.render.fonts import ResolvedFont, font_files
 
         paths: dict[str, None] = {}
         for data in fonts.values():
