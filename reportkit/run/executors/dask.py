@@ -24,7 +24,6 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, InvalidStateError, as_completed
-from contextlib import suppress
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -204,10 +203,13 @@ class WorkerSetup(WorkerPlugin):
     warm parent's PR_SET_PDEATHSIG follows the thread that started it, so a task thread would
     take it down with the task. The imports run in a thread of their own, so the driver goes
     on (fonts, tasks) meanwhile; a task that needs a module first waits on its import lock.
-    teardown() ends the warm parent when the worker closes.
+    teardown() ends the warm parent when the worker closes. Registering it again (the next
+    run on a shared cluster, or one running at the same time) changes nothing: replacing it
+    would end the warm parent, and with it the kernels of units still running.
     """
 
     name = "reportkit-worker"
+    idempotent = True
 
     def setup(self, worker: Any) -> None:
         from reportkit.run.execution import preload_worker_modules
@@ -392,9 +394,6 @@ class DaskExecutor:
         if self._closed:
             return
         self._closed = True
-        if self._cluster is None:  # a shared cluster: end this run's warm parents too
-            with suppress(Exception):
-                self._client.unregister_worker_plugin(WorkerSetup.name)
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
