@@ -216,7 +216,9 @@ class WorkerSetup(WorkerPlugin):
         from reportkit.run.kernels import start_worker_kernels
 
         start_worker_kernels()
-        threading.Thread(target=preload_worker_modules, name="reportkit-preload", daemon=True).start()
+        preload = threading.Thread(target=preload_worker_modules, name="reportkit-preload")
+        preload.daemon = True  # never holds up a worker that is closing
+        preload.start()
 
     def teardown(self, worker: Any) -> None:
         from reportkit.run.kernels import stop_worker_kernels
