@@ -2,8 +2,9 @@
 
 Workers need nothing from the driver's disk. Each task carries its unit's rows (that unit's
 Parquet row groups, as a dataset of its own), its parameters and the notebook; the font files go
-once to every worker in a WorkerPlugin, checked by hash. Workers return every file as bytes
-(reportkit.run.execution), so only the driver writes OUT.
+once to every worker in a WorkerPlugin, checked by hash (bytes only where a worker lacks the
+file). Another plugin gives every worker a warm parent, so kernels fork warm as with `local`.
+Workers return every file as bytes (reportkit.run.execution), so only the driver writes OUT.
 
 Without a scheduler address, a LocalCluster of `--jobs` single-threaded worker processes is
 started on this machine. A worker lost mid-unit costs that unit one retry elsewhere
