@@ -71,6 +71,11 @@ def worker_init(log_path: str | None) -> None:
     from reportkit.run.kernels import start_worker_kernels
 
     start_worker_kernels()  # the warm parent imports while this worker does
+    preload_worker_modules()
+
+
+def preload_worker_modules() -> None:
+    """Import what running and rendering a unit needs, once per worker, not in its first unit."""
     import papermill  # noqa: F401
 
     from reportkit.export import docx, html, pdf  # noqa: F401

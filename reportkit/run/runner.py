@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -37,7 +36,7 @@ from reportkit.layout import (
 )
 from reportkit.params import load_params, period_of, unit_params
 from reportkit.params_schema import check_unit_names
-from reportkit.resources import DEMO_WORKBOOK, PACKAGE_DIR, SUMMARY_NOTEBOOK, UNIT_NOTEBOOK
+from reportkit.resources import DEMO_WORKBOOK, SUMMARY_NOTEBOOK, UNIT_NOTEBOOK
 from reportkit.run.execution import JobOutput, UnitJob
 from reportkit.run.executors import (
     Executor,
@@ -45,6 +44,7 @@ from reportkit.run.executors import (
     WorkerLost,
     executor_factory,
 )
+from reportkit.run.fingerprints import code_fingerprint, sha256_parts
 from reportkit.run.manifest import GOOD, PreviousRun, RunManifest, UnitResult
 
 LOCK_NAME = ".reportkit.lock"
@@ -86,25 +86,6 @@ class RunResult:
 
 
 # -- fingerprints ---------------------------------------------------------------------------
-
-
-def _sha256(*parts: bytes) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.hexdigest()
-
-
-def code_fingerprint() -> str:
-    """reportkit's version and the content of its code and templates."""
-    files = sorted(
-        p for p in PACKAGE_DIR.rglob("*") if p.is_file() and p.suffix in {".py", ".j2", ".css"}
-    )
-    return _sha256(
-        __version__.encode(),
-        *(p.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + p.read_bytes() for p in files),
-    )
 
 
 def _canonical(data: Any) -> bytes:
@@ -288,7 +269,7 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
     _remove_stale_temporaries(out)
     plan.previous = previous = PreviousRun.read(out)
     plan.code = code_fingerprint()
-    notebook_hash = _sha256(options.notebook.read_bytes())
+    notebook_hash = sha256_parts(options.notebook.read_bytes())
     log.info(
         "reportkit %s: %d units, formats %s, period %s, executor %s",
         __version__,
@@ -304,7 +285,7 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
         unit_dir = out / dirs[unit]
         p = unit_params(plan.params, unit)
         p["_render"] = plan.render
-        fingerprint = _sha256(
+        fingerprint = sha256_parts(
             plan.code.encode(),
             notebook_hash.encode(),
             _canonical(p),
@@ -459,9 +440,9 @@ def _run_summary(plan: _Plan, units: list[UnitResult], executor: Executor) -> Un
     stats = {
         f"{i:04d}.stats.json": _read_output(out / u.dir / "stats.json") for i, u in enumerate(good)
     }
-    fingerprint = _sha256(
+    fingerprint = sha256_parts(
         plan.code.encode(),
-        _sha256(options.summary_notebook.read_bytes()).encode(),
+        sha256_parts(options.summary_notebook.read_bytes()).encode(),
         _canonical(shared),
         ",".join(formats).encode(),
         *stats.values(),

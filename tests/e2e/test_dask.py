@@ -102,16 +102,21 @@ def worker_pids(address: str) -> dict[str, int]:
 
 
 def kernels_of(pids: Iterable[int]) -> list[psutil.Process]:
-    """The live kernels under these processes (a killed one not yet reaped is not live)."""
+    """The live kernels under these processes (a killed one not yet reaped is not live):
+    launched as `-m ipykernel_launcher`, or forked by a worker's warm parent."""
     found = []
     for pid in pids:
         try:
             children = psutil.Process(pid).children(recursive=True)
         except psutil.NoSuchProcess:
             continue
+        warm_parents = set()
         for child in children:
             try:
-                if any("ipykernel" in part for part in child.cmdline()):
+                command = " ".join(child.cmdline())
+                if "reportkit.run.kernels.warm_parent" in command and child.ppid() == pid:
+                    warm_parents.add(child.pid)
+                elif "ipykernel" in command or child.ppid() in warm_parents:
                     found.append(child)
             except psutil.Error:  # gone, or a zombie
                 continue

@@ -2,8 +2,9 @@
 
 Workers need nothing from the driver's disk. Each task carries its unit's rows (that unit's
 Parquet row groups, as a dataset of its own), its parameters and the notebook; the font files go
-once to every worker in a WorkerPlugin, checked by hash. Workers return every file as bytes
-(reportkit.run.execution), so only the driver writes OUT.
+once to every worker in a WorkerPlugin, checked by hash (bytes only where a worker lacks the
+file). Another plugin gives every worker a warm parent, so kernels fork warm as with `local`.
+Workers return every file as bytes (reportkit.run.execution), so only the driver writes OUT.
 
 Without a scheduler address, a LocalCluster of `--jobs` single-threaded worker processes is
 started on this machine. A worker lost mid-unit costs that unit one retry elsewhere
@@ -37,6 +38,7 @@ from distributed.scheduler import KilledWorker
 from reportkit.errors import UsageError
 from reportkit.run.execution import JobOutput, UnitJob, execute_job
 from reportkit.run.executors import ExecutorSettings, WorkerLost
+from reportkit.run.fingerprints import code_fingerprint
 
 #: Worker-side messages; forwarded to the driver, they reach run.log's handler (reportkit.run).
 WORKER_LOG = "reportkit.run.worker"
@@ -77,8 +79,6 @@ def _version(package: str) -> str:
 @cache
 def environment() -> dict[str, str]:
     """What must match between driver and workers: Python, reportkit's code, package versions."""
-    from reportkit.run.runner import code_fingerprint
-
     versions = {package: _version(package) for package in COMPARED_PACKAGES}
     return {"Python": platform.python_version(), "reportkit 代码": code_fingerprint(), **versions}
 
@@ -89,32 +89,80 @@ def _sha256(data: bytes) -> str:
 
 #: On a worker: the driver's font file paths -> this worker's checked copies.
 _shipped_fonts: dict[str, str] = {}
+#: On a worker: the font sets (FontPlugin names) whose files are all in place.
+_font_sets: set[str] = set()
+#: On a worker: SHA-256 of the files it has looked at, by (path, size, mtime).
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: str | Path) -> str | None:
+    """The SHA-256 of a file (None if it cannot be read), hashed once per version of it."""
+    try:
+        stat = os.stat(path)
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in _digests:
+            with open(path, "rb") as handle:
+                _digests[key] = hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
+    return _digests[key]
+
+
+def _font_folder(worker: Any) -> Path:
+    return Path(worker.local_directory) / "reportkit-fonts"
+
+
+def _font_at_hand(folder: Path, path: str, digest: str) -> Path | None:
+    """A file on this worker with exactly that content: our copy from an earlier run, or the
+    same file at the driver's path (workers on the driver's machine, or with the same fonts
+    installed). Either stands in for the driver's file; nothing else does."""
+    for candidate in (folder / f"{digest[:16]}-{Path(path).name}", Path(path)):
+        if file_digest(candidate) == digest:
+            return candidate
+    return None
+
+
+def fonts_at_hand(digests: Mapping[str, str], dask_worker: Any = None) -> list[str]:
+    """On a worker: which of the driver's font files (path -> SHA-256) it has already; only the
+    others travel."""
+    folder = _font_folder(dask_worker)
+    return [path for path, digest in digests.items() if _font_at_hand(folder, path, digest)]
 
 
 class FontPlugin(WorkerPlugin):
     """The run's font files, placed once on every worker (new ones too) and checked by hash.
 
-    The copies become the worker's only fonts: fontconfig (WeasyPrint, fc-list, and the kernels,
-    which inherit the setting) reads a configuration naming just their folder, and matplotlib
-    registers every copy, so the worker's system fonts play no part.
+    It carries every file's SHA-256, and the bytes of those files some worker did not have
+    (fonts_at_hand). The copies (or links to identical files already there) become the worker's
+    only fonts: fontconfig (WeasyPrint, fc-list, and the kernels, which inherit the setting)
+    reads a configuration naming just their folder, and matplotlib registers every copy, so the
+    worker's system fonts play no part.
     """
 
-    def __init__(self, files: Mapping[str, bytes]) -> None:
-        self.files = {path: (_sha256(data), data) for path, data in files.items()}
-        self.name = "reportkit-fonts-" + _sha256("".join(sorted(self.files)).encode())[:16]
+    def __init__(self, digests: Mapping[str, str], contents: Mapping[str, bytes]) -> None:
+        self.files = {path: (digest, contents.get(path)) for path, digest in digests.items()}
+        key = "".join(f"{path}\0{digest}" for path, digest in sorted(digests.items()))
+        self.name = "reportkit-fonts-" + _sha256(key.encode())[:16]
 
     def setup(self, worker: Any) -> None:
         from matplotlib import font_manager
 
-        folder = Path(worker.local_directory) / "reportkit-fonts"
+        folder = _font_folder(worker)
         folder.mkdir(parents=True, exist_ok=True)
         for path, (digest, data) in self.files.items():
-            if _sha256(data) != digest:
-                raise RuntimeError(f"字体文件 {Path(path).name} 传到工作节点后校验失败")
             copy = folder / f"{digest[:16]}-{Path(path).name}"
-            if not copy.is_file() or _sha256(copy.read_bytes()) != digest:
+            found = _font_at_hand(folder, path, digest)
+            if found != copy:
                 partial = copy.with_name(f".{copy.name}.tmp")
-                partial.write_bytes(data)
+                partial.unlink(missing_ok=True)
+                if found is not None:
+                    partial.symlink_to(found)
+                elif data is None:
+                    raise RuntimeError(f"工作节点上没有字体文件 {Path(path).name}，也未随任务传来")
+                elif _sha256(data) != digest:
+                    raise RuntimeError(f"字体文件 {Path(path).name} 传到工作节点后校验失败")
+                else:
+                    partial.write_bytes(data)
                 partial.replace(copy)
             font_manager.fontManager.addfont(str(copy))
             _shipped_fonts[path] = str(copy)
@@ -126,6 +174,7 @@ class FontPlugin(WorkerPlugin):
             encoding="utf-8",
         )
         os.environ["FONTCONFIG_FILE"] = str(config)
+        _font_sets.add(self.name)
 
 
 def _local_fonts(fonts: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,12 +196,47 @@ def _local_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
     return {**parameters, "params": {**params, "_render": local_render}}
 
 
+class WorkerSetup(WorkerPlugin):
+    """What a worker does once, not in every unit: find the reportkit kernelspec, start the
+    warm parent that forks each unit's kernel, and import papermill and the exporters.
+
+    setup() runs on the worker's event-loop thread, which lives as long as the worker: the
+    warm parent's PR_SET_PDEATHSIG follows the thread that started it, so a task thread would
+    take it down with the task. The imports run in a thread of their own, so the driver goes
+    on (fonts, tasks) meanwhile; a task that needs a module first waits on its import lock.
+    teardown() ends the warm parent when the worker closes. Registering it again (the next
+    run on a shared cluster, or one running at the same time) changes nothing: replacing it
+    would end the warm parent, and with it the kernels of units still running.
+    """
+
+    name = "reportkit-worker"
+    idempotent = True
+
+    def setup(self, worker: Any) -> None:
+        from reportkit.run.execution import preload_worker_modules
+        from reportkit.run.kernels import start_worker_kernels
+
+        start_worker_kernels()
+        preload = threading.Thread(target=preload_worker_modules, name="reportkit-preload")
+        preload.daemon = True  # never holds up a worker that is closing
+        preload.start()
+
+    def teardown(self, worker: Any) -> None:
+        from reportkit.run.kernels import stop_worker_kernels
+
+        stop_worker_kernels()
+
+
 def _kill_kernels() -> None:
-    """Kill the kernels this worker process started: with one thread per worker (as the README
-    starts them), that is this task's kernel."""
+    """Kill the kernels this worker started, forked by its warm parent or launched the ordinary
+    way: with one thread per worker (as the README starts them), that is this task's kernel."""
+    from reportkit.run.kernels import current_warm_parent
+
+    parent = current_warm_parent()
+    forker = parent.process.pid if parent else None
     for child in psutil.Process().children(recursive=True):
         try:
-            if any("ipykernel" in part for part in child.cmdline()):
+            if child.ppid() == forker or any("ipykernel" in part for part in child.cmdline()):
                 child.kill()
         except psutil.Error:
             pass
@@ -165,12 +249,14 @@ def _watch(cancel: Event, done: threading.Event) -> None:
             return
 
 
-def run_unit(job: UnitJob, notebook: bytes, rows: Mapping[str, bytes], cancel: str) -> JobOutput:
-    """One unit on a worker: the notebook and rows go into a private folder, then execute_job."""
-    from reportkit.run.kernels import start_worker_kernels
-
-    start_worker_kernels(warm=False)
+def run_unit(
+    job: UnitJob, notebook: bytes, rows: Mapping[str, bytes], cancel: str, fonts: str | None
+) -> JobOutput:
+    """One unit on a worker: the notebook and rows go into a private folder, then execute_job.
+    `fonts` names the FontPlugin whose files this unit needs."""
     worker = distributed.get_worker()
+    if fonts is not None and fonts not in _font_sets:  # e.g. a worker that joined mid-run
+        raise RuntimeError(f"工作节点 {worker.address} 上没有本次运行的字体文件（见该节点日志）")
     log.setLevel(logging.INFO)
     stop = Event(cancel, client=distributed.get_client())
     done = threading.Event()
@@ -268,17 +354,18 @@ class DaskExecutor:
             address = settings.scheduler or self._client.scheduler.address
             _check_workers(self._client, address, settings.scheduler_timeout)
             self._client.forward_logging(WORKER_LOG, level=logging.INFO)
+            self._client.register_plugin(WorkerSetup(), name=WorkerSetup.name)
         except BaseException:
             self.close()
             raise
         self._cancel = Event(f"reportkit-cancel-{uuid.uuid4().hex}", client=self._client)
-        self._fonts: set[str] = set()
+        self._fonts: dict[str, str] = {}  # font files -> their FontPlugin's name
         self._tasks: dict[distributed.Future, Future[JobOutput]] = {}
 
     def submit(self, job: UnitJob) -> Future[JobOutput]:
         from reportkit.data.dataset import unit_dataset_files
 
-        self._ship_fonts(job.fonts)
+        fonts = self._ship_fonts(job.fonts)
         dataset = job.parameters.get("dataset") if job.stem == "report" else None
         rows = unit_dataset_files(dataset, job.name) if dataset else {}
         result: Future[JobOutput] = Future()
@@ -288,6 +375,7 @@ class DaskExecutor:
             job.notebook.read_bytes(),
             rows,
             self._cancel.name,
+            fonts,
             key=f"reportkit-{uuid.uuid4().hex}",
             pure=False,
         )
@@ -315,8 +403,9 @@ class DaskExecutor:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _ship_fonts(self, fonts: Mapping[str, Any]) -> None:
-        """Register the plugin that places these fonts on every worker, once per font set."""
+    def _ship_fonts(self, fonts: Mapping[str, Any]) -> str | None:
+        """Register the plugin that places these fonts on every worker, once per font set; the
+        plugin's name, or None when the job names no font."""
         from reportkit.render.fonts import ResolvedFont, font_files
 
         paths: dict[str, None] = {}
@@ -324,11 +413,19 @@ class DaskExecutor:
             font = ResolvedFont.from_json(data)
             paths.update(dict.fromkeys((font.path,) if font.path else font_files(font.family)))
         key = "\0".join(paths)
-        if not paths or key in self._fonts:
-            return
-        plugin = FontPlugin({path: Path(path).read_bytes() for path in paths})
-        self._client.register_plugin(plugin, name=plugin.name)
-        self._fonts.add(key)
+        if not paths:
+            return None
+        if key not in self._fonts:
+            digests = {path: file_digest(path) or "" for path in paths}
+            held = self._client.run(fonts_at_hand, digests, on_error="return").values()
+            everywhere = set(paths).intersection(
+                *(set(h) if isinstance(h, list) else set() for h in held)
+            )
+            contents = {p: Path(p).read_bytes() for p in paths if p not in everywhere}
+            plugin = FontPlugin(digests, contents)
+            self._client.register_plugin(plugin, name=plugin.name)
+            self._fonts[key] = plugin.name
+        return self._fonts[key]
 
     def _settle(self, task: distributed.Future, result: Future[JobOutput]) -> None:
         """Pass a task's outcome to its concurrent future (called on the client's thread)."""

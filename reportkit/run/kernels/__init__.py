@@ -17,7 +17,7 @@ from pathlib import Path
 
 from reportkit.run.kernels.warm_parent import WarmParent
 
-__all__ = ["KERNEL_NAME", "start_worker_kernels"]
+__all__ = ["KERNEL_NAME", "start_worker_kernels", "stop_worker_kernels"]
 
 #: The kernelspec papermill is told to use.
 KERNEL_NAME = "reportkit"
@@ -40,21 +40,27 @@ def fork_supported() -> bool:
     return True
 
 
-def start_worker_kernels(warm: bool = True) -> None:
-    """Make KERNEL_NAME findable and start this worker's warm parent. Call it from the pool
-    worker's initialiser, after its stdout/stderr are where kernels should write.
-
-    `warm=False` only makes the kernelspec findable, and its kernels start the ordinary way:
-    for workers that run units in threads of their own (dask), where the warm parent's
-    PR_SET_PDEATHSIG would follow whichever thread happened to start it.
-    """
+def start_worker_kernels() -> None:
+    """Make KERNEL_NAME findable and start this worker's warm parent. Call it once per worker,
+    after its stdout/stderr are where kernels should write, from a thread that lives as long
+    as the worker: the warm parent's PR_SET_PDEATHSIG fires when the thread that started it
+    ends (a pool worker's main thread; a dask worker's event-loop thread)."""
     global _warm_parent
     theirs = os.environ.get("JUPYTER_PATH", "").split(os.pathsep)
     paths = dict.fromkeys([str(JUPYTER_DATA_DIR), *filter(None, theirs)])
     os.environ["JUPYTER_PATH"] = os.pathsep.join(paths)
-    if warm and _warm_parent is None and fork_supported():
+    if _warm_parent is None and fork_supported():
         _warm_parent = WarmParent()
         atexit.register(_warm_parent.close)
+
+
+def stop_worker_kernels() -> None:
+    """End this worker's warm parent, for workers that outlive their runs (dask)."""
+    global _warm_parent
+    if _warm_parent is not None:
+        atexit.unregister(_warm_parent.close)
+        _warm_parent.close()
+        _warm_parent = None
 
 
 def current_warm_parent() -> WarmParent | None:
