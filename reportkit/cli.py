@@ -16,6 +16,7 @@ import click
 
 from reportkit import __version__
 from reportkit.errors import Issue, ReportkitError, UsageError, ValidationFailed
+from reportkit.startup import skip_unused_imports
 
 if TYPE_CHECKING:
     from reportkit.sources import Inputs
@@ -460,6 +461,7 @@ def run(
 
 def entry() -> None:
     """The console script: click's own usage errors get a Chinese lead line and exit code 2."""
+    skip_unused_imports()
     try:
         main.main(standalone_mode=False)
     except click.exceptions.Abort:

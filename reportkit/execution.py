@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reportkit.startup import skip_unused_imports
+
 
 @dataclass
 class UnitJob:
@@ -71,6 +73,7 @@ def worker_init(log_path: str | None) -> None:
     from reportkit.kernels import start_worker_kernels
 
     start_worker_kernels()  # the warm parent imports while this worker does
+    skip_unused_imports()
     import papermill  # noqa: F401
 
     from reportkit.export import docx, html, pdf  # noqa: F401
@@ -126,6 +129,7 @@ def _notebook_parameters(job: UnitJob, work: Path) -> dict[str, Any]:
 
 def execute_job(job: UnitJob) -> JobOutput:
     """Run one notebook with papermill and render it; never raises for the unit's own faults."""
+    skip_unused_imports()
     import papermill
 
     from reportkit.export.html import page_links
