@@ -142,7 +142,8 @@ def validate(
     Params give extra activity types, file units and the period that log coverage is checked
     against.
     """
-    from reportkit.ingest import ingest_params, read_workbooks
+    from reportkit.dataset_meta import ingest_params
+    from reportkit.ingest import read_workbooks
     from reportkit.params import load_params, period_of
     from reportkit.stats import coverage_issues
 
@@ -194,7 +195,7 @@ def ingest(
 ) -> None:
     """Validate workbooks (files or folders) and write the dataset (per-unit Arrow parts)."""
     from reportkit.dataset import ingest_to_dataset
-    from reportkit.ingest import ingest_params
+    from reportkit.dataset_meta import ingest_params
     from reportkit.params import load_params
 
     params = load_params(params_path, overrides)

@@ -31,26 +31,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
-
-from reportkit.dataset import (
+from reportkit.dataset_meta import (
     DATASET_FORMAT,
     PART_SUFFIX,
     cache_key,
     extra_key,
     hash_sources,
-    new_folder,
-    parse_workbooks,
     read_meta,
-    read_part,
-    write_files,
-    write_part,
 )
 from reportkit.errors import Issue, OutputError, ReportkitError, ValidationFailed
-from reportkit.ingest import FileParse, read_workbooks
+
+if TYPE_CHECKING:  # pandas, pyarrow and the reader load only when a dataset is built
+    import pandas as pd
+    import pyarrow as pa
+
+    from reportkit.ingest import FileParse
 
 __all__ = ["KEEP_DATASETS", "Dataset", "default_cache_dir", "open_dataset"]
 
@@ -158,6 +155,8 @@ def open_dataset(
     extra = extra_key(extra_types)
     sources = hash_sources(paths)
     if sources is None:  # a file cannot be read: the reader names it
+        from reportkit.ingest import read_workbooks
+
         raise ValidationFailed(read_workbooks(paths, extra, file_units).issues)
     cache_dir = Path(cache_dir)
     units = dict(file_units or {})
@@ -211,6 +210,8 @@ def _child_build(job: _Job) -> list[Issue] | None:
 
 def _build(job: _Job) -> IO[bytes] | None:
     """Read, validate and write the dataset at job.final; return the shared lock held on it."""
+    from reportkit.dataset import new_folder, parse_workbooks, write_files
+
     cache_dir, final = job.cache_dir, job.final
     parsed = _ParseStore(cache_dir, job.sources, job.extra)
     result, meta = parse_workbooks(job.paths, job.extra, job.sources, parsed, job.file_units)
@@ -253,6 +254,8 @@ class _PartStore:
         self.folder = folder
 
     def place(self, table: pa.Table, path: Path) -> None:
+        from reportkit.dataset import write_part
+
         shared = self.folder / path.name
         for _attempt in range(3):
             if not shared.exists():
@@ -293,6 +296,11 @@ class _ParseStore:
         return sorted(set(self._key.values()))
 
     def load(self, path: Path) -> FileParse | None:
+        import pyarrow as pa
+
+        from reportkit.dataset import read_part
+        from reportkit.ingest import FileParse
+
         key = self._key.get(str(path))
         if key is None or not (self.folder / key).is_dir():
             return None
@@ -312,6 +320,11 @@ class _ParseStore:
 
     def commit(self) -> None:
         """Keep what was read, now that it validated; a cache that cannot be written is skipped."""
+        import pandas as pd
+        import pyarrow as pa
+
+        from reportkit.dataset import write_part
+
         for key, parse in self._pending.items():
             if (self.folder / key).exists():
                 continue

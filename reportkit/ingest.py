@@ -29,8 +29,9 @@ import pandas as pd
 import pyarrow as pa
 import python_calamine as calamine
 
-from reportkit.errors import Issue, UsageError
+from reportkit.errors import Issue
 from reportkit.schema import ACTIVITIES, SHEETS, Column, Kind, Sheet, sheet_for
+from reportkit.sources import WORKBOOK_SUFFIXES
 from reportkit.text import normalize_name, normalize_value
 from reportkit.vocabulary import (
     DISCIPLINE as DISCIPLINE_VOCAB,
@@ -44,16 +45,13 @@ from reportkit.vocabulary import (
 
 __all__ = [
     "PROVENANCE",
-    "WORKBOOK_SUFFIXES",
     "FileParse",
     "IngestResult",
     "ParseCache",
-    "ingest_params",
     "read_workbooks",
     "table_columns",
 ]
 
-WORKBOOK_SUFFIXES: tuple[str, ...] = (".xlsx", ".xlsm", ".xls", ".ods")
 #: Provenance columns kept in every table so any figure can be traced back to a cell.
 PROVENANCE: tuple[str, ...] = ("_file", "_sheet", "_row")
 #: How far down a sheet the header row may be (title rows, notes, blank rows above it).
@@ -1516,22 +1514,6 @@ def _unit_in_text(text: str, known: Collection[str]) -> str | None:
     if match is None:
         return None
     return _TITLE_YEARS.sub("", match.group(1)).strip(_TITLE_TRIM) or None
-
-
-def ingest_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """What reading needs from params, as keyword arguments of read_workbooks:
-    `vocabulary.extra_types`, and each file's unit from `files: {<file>: {unit: …}}`."""
-    extra = (params.get("vocabulary") or {}).get("extra_types") or {}
-    files = params.get("files") or {}
-    if not isinstance(files, Mapping):
-        raise UsageError("参数 files 应为「文件名: {unit: 单位}」的映射")
-    units: dict[str, str] = {}
-    for name, spec in files.items():
-        unit = spec.get("unit") if isinstance(spec, Mapping) else None
-        if not isinstance(unit, str) or not unit.strip():
-            raise UsageError(f"参数 files.{name} 应写成 {{unit: 单位名称}}")
-        units[str(name)] = normalize_value(unit)
-    return {"extra_types": extra, "file_units": units}
 
 
 def read_workbooks(

@@ -176,11 +176,10 @@ def _setup_log(out: Path) -> logging.Handler:
 
 
 def run(options: RunOptions) -> RunResult:
-    from reportkit.dataset import list_units
     from reportkit.dataset_cache import open_dataset
+    from reportkit.dataset_meta import ingest_params, list_units
     from reportkit.fonts import resolve_fonts
     from reportkit.formats import format_names
-    from reportkit.ingest import ingest_params
 
     formats = tuple(dict.fromkeys(options.formats))
     unknown = [f for f in formats if f not in format_names()]
@@ -284,7 +283,7 @@ def _removed_units(plan: _Plan, dirs: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunResult:
-    from reportkit.dataset import unit_fingerprints
+    from reportkit.dataset_meta import unit_fingerprints
 
     options, period, formats, out = plan.options, plan.period, plan.formats, plan.out
     rows_fingerprints = unit_fingerprints(plan.dataset_dir)
