@@ -2,7 +2,7 @@
 
 A re-run with nothing changed needs only this: the workbooks' hashes to find the cached
 dataset, and the units and fingerprints its meta.json holds. Keeping it apart from the
-tables (reportkit.dataset) keeps that path free of the heavy imports.
+tables (reportkit.data.dataset) keeps that path free of the heavy imports.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from reportkit import __version__
+from reportkit.data.schema import SHEETS
+from reportkit.data.text import normalize_value
 from reportkit.errors import ReportkitError, UsageError
-from reportkit.schema import SHEETS
-from reportkit.text import normalize_value
 
 #: Bump when the dataset layout or parsing changes, so cached datasets are rebuilt.
 DATASET_FORMAT = 3

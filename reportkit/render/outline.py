@@ -16,8 +16,8 @@ from typing import Any
 
 import jinja2
 
-from reportkit.claims import whole_percent
-from reportkit.document import Block, bundle
+from reportkit.analysis.claims import whole_percent
+from reportkit.render.document import Block, bundle
 
 #: Parts of a unit report, in order; the notebook shows one per cell.
 PARTS: tuple[str, ...] = ("title", "part1", "part2", "part3", "signature", "appendix")
@@ -121,7 +121,7 @@ def join_cn(items: list[str], noun: str = "", limit: int = 8) -> str:
 def _period_zh(key: str) -> str:
     """norms.period_label_zh, imported on first use: norms needs pandas, and the driver reads
     these templates (their paragraph keys) on every run without rendering any period."""
-    from reportkit.norms import period_label_zh
+    from reportkit.analysis.norms import period_label_zh
 
     return period_label_zh(key)
 

@@ -29,19 +29,19 @@ import pandas as pd
 import pyarrow as pa
 import python_calamine as calamine
 
-from reportkit.errors import Issue
-from reportkit.schema import ACTIVITIES, SHEETS, Column, Kind, Sheet, sheet_for
-from reportkit.sources import WORKBOOK_SUFFIXES
-from reportkit.text import normalize_name, normalize_value
-from reportkit.vocabulary import (
+from reportkit.data.schema import ACTIVITIES, SHEETS, Column, Kind, Sheet, sheet_for
+from reportkit.data.sources import WORKBOOK_SUFFIXES
+from reportkit.data.text import normalize_name, normalize_value
+from reportkit.data.vocabulary import (
     DISCIPLINE as DISCIPLINE_VOCAB,
 )
-from reportkit.vocabulary import (
+from reportkit.data.vocabulary import (
     MEMBER_CATEGORY,
     YES_NO_VOCAB,
     Vocabulary,
     activity_vocabulary,
 )
+from reportkit.errors import Issue
 
 __all__ = [
     "PROVENANCE",
@@ -167,7 +167,7 @@ class FileParse:
 
 
 class ParseCache(Protocol):
-    """Where read_workbooks finds and keeps FileParses, e.g. reportkit.dataset's cache folder."""
+    """Where read_workbooks finds and keeps FileParses, e.g. the dataset cache's folder."""
 
     def load(self, path: Path) -> FileParse | None: ...
 

@@ -33,7 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from reportkit.dataset_meta import (
+from reportkit.data.dataset_meta import (
     DATASET_FORMAT,
     PART_SUFFIX,
     cache_key,
@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # pandas, pyarrow and the reader load only when a dataset is 
     import pandas as pd
     import pyarrow as pa
 
-    from reportkit.ingest import FileParse
+    from reportkit.data.ingest import FileParse
 
 __all__ = ["KEEP_DATASETS", "Dataset", "default_cache_dir", "open_dataset"]
 
@@ -68,7 +68,14 @@ def parser_code() -> str:
     """sha256 of the code that turns workbooks into tables: a change to it re-reads them."""
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256(str(DATASET_FORMAT).encode())
-    for name in ("ingest.py", "schema.py", "vocabulary.py", "text.py", "dataset.py"):
+    for name in (
+        "ingest.py",
+        "schema.py",
+        "vocabulary.py",
+        "text.py",
+        "dataset.py",
+        "dataset_meta.py",
+    ):
         digest.update((package / name).read_bytes())
     return digest.hexdigest()
 
@@ -155,7 +162,7 @@ def open_dataset(
     extra = extra_key(extra_types)
     sources = hash_sources(paths)
     if sources is None:  # a file cannot be read: the reader names it
-        from reportkit.ingest import read_workbooks
+        from reportkit.data.ingest import read_workbooks
 
         raise ValidationFailed(read_workbooks(paths, extra, file_units).issues)
     cache_dir = Path(cache_dir)
@@ -210,7 +217,7 @@ def _child_build(job: _Job) -> list[Issue] | None:
 
 def _build(job: _Job) -> IO[bytes] | None:
     """Read, validate and write the dataset at job.final; return the shared lock held on it."""
-    from reportkit.dataset import new_folder, parse_workbooks, write_files
+    from reportkit.data.dataset import new_folder, parse_workbooks, write_files
 
     cache_dir, final = job.cache_dir, job.final
     parsed = _ParseStore(cache_dir, job.sources, job.extra)
@@ -254,7 +261,7 @@ class _PartStore:
         self.folder = folder
 
     def place(self, table: pa.Table, path: Path) -> None:
-        from reportkit.dataset import write_part
+        from reportkit.data.dataset import write_part
 
         shared = self.folder / path.name
         for _attempt in range(3):
@@ -298,8 +305,8 @@ class _ParseStore:
     def load(self, path: Path) -> FileParse | None:
         import pyarrow as pa
 
-        from reportkit.dataset import read_part
-        from reportkit.ingest import FileParse
+        from reportkit.data.dataset import read_part
+        from reportkit.data.ingest import FileParse
 
         key = self._key.get(str(path))
         if key is None or not (self.folder / key).is_dir():
@@ -323,7 +330,7 @@ class _ParseStore:
         import pandas as pd
         import pyarrow as pa
 
-        from reportkit.dataset import write_part
+        from reportkit.data.dataset import write_part
 
         for key, parse in self._pending.items():
             if (self.folder / key).exists():
