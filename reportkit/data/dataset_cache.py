@@ -27,7 +27,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -151,8 +151,12 @@ def open_dataset(
     cache_dir: Path | str,
     extra_types: Mapping[str, Iterable[str]] | None = None,
     file_units: Mapping[str, str] | None = None,
+    building: Callable[[], None] | None = None,
 ) -> Dataset:
     """The dataset of these workbooks, held for this run; built (and validated) when new.
+
+    `building` is called once, just before the workbooks are read (never when the dataset is
+    cached): a run starts a worker then, so that it is ready when the reading is done.
 
     Its folder, cache_dir/datasets/<sha256 of the inputs' names and content, the extra types,
     the file units, the dataset format and the parser's code>, is written once and then only
@@ -171,6 +175,8 @@ def open_dataset(
     final = cache_dir / "datasets" / hashlib.sha256(key.encode()).hexdigest()
     held = _hold(final)
     job = _Job(paths, cache_dir, extra, units, sources, final)
+    if held is None and building is not None:
+        building()
     if held is None and sum(s["size"] for s in sources) > IN_CHILD_BYTES:
         _build_in_child(job)
         held = _hold(final)
