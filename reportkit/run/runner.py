@@ -216,6 +216,7 @@ def run(options: RunOptions) -> RunResult:
             data, options.cache_dir, building=started.warm_up, **ingest_params(params)
         )
     except BaseException:
+        started.cancel()  # a worker started early is stopped, not waited for
         started.close()
         raise
     with dataset, closing(started):
