@@ -16,6 +16,7 @@ import click
 
 from reportkit import __version__
 from reportkit.errors import Issue, ReportkitError, UsageError, ValidationFailed
+from reportkit.startup import skip_unused_imports
 
 if TYPE_CHECKING:
     from reportkit.data.sources import Inputs
@@ -142,7 +143,8 @@ def validate(
     against.
     """
     from reportkit.analysis.coverage import coverage_issues
-    from reportkit.data.ingest import ingest_params, read_workbooks
+    from reportkit.data.dataset_meta import ingest_params
+    from reportkit.data.ingest import read_workbooks
     from reportkit.params import load_params, period_of
 
     params = load_params(params_path, overrides)
@@ -193,7 +195,7 @@ def ingest(
 ) -> None:
     """Validate workbooks (files or folders) and write the dataset (per-unit Arrow parts)."""
     from reportkit.data.dataset import ingest_to_dataset
-    from reportkit.data.ingest import ingest_params
+    from reportkit.data.dataset_meta import ingest_params
     from reportkit.params import load_params
 
     params = load_params(params_path, overrides)
@@ -460,6 +462,7 @@ def run(
 
 def entry() -> None:
     """The console script: click's own usage errors get a Chinese lead line and exit code 2."""
+    skip_unused_imports()
     try:
         main.main(standalone_mode=False)
     except click.exceptions.Abort:

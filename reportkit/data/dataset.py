@@ -29,8 +29,19 @@ import pyarrow as pa
 import pyarrow.feather as feather
 
 from reportkit import __version__
+from reportkit.data.dataset_meta import (
+    DATASET_FORMAT,
+    META,
+    PART_SUFFIX,
+    TABLES,
+    cache_key,
+    extra_key,
+    hash_sources,
+    list_units,
+    read_meta,
+    unit_fingerprints,
+)
 from reportkit.data.ingest import PROVENANCE, IngestResult, ParseCache, read_workbooks
-from reportkit.data.schema import SHEETS
 from reportkit.errors import Issue, OutputError, ReportkitError, UsageError, ValidationFailed
 
 __all__ = [
@@ -47,12 +58,6 @@ __all__ = [
     "unit_fingerprints",
 ]
 
-#: Bump when the dataset layout or parsing changes, so cached datasets are rebuilt.
-DATASET_FORMAT = 3
-TABLES: tuple[str, ...] = tuple(s.table for s in SHEETS)
-META = "meta.json"
-PART_SUFFIX = ".arrow"
-
 
 @dataclass
 class UnitData:
@@ -68,45 +73,6 @@ class UnitData:
 
 # --------------------------------------------------------------------------------------------
 # Writing
-
-
-def _hash_file(path: Path) -> tuple[str, int] | None:
-    """sha256 and size of a file, or None when it cannot be read (read_workbooks says why)."""
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest(), path.stat().st_size
-    except OSError:
-        return None
-
-
-def hash_sources(paths: Sequence[Path]) -> list[dict[str, Any]] | None:
-    sources = []
-    for path in paths:
-        hashed = _hash_file(path) if path.is_file() else None
-        if hashed is None:
-            return None
-        sources.append({"path": str(path), "sha256": hashed[0], "size": hashed[1]})
-    return sources
-
-
-def extra_key(extra_types: Mapping[str, Iterable[str]] | None) -> dict[str, list[str]]:
-    return {str(k): [str(a) for a in (v or ())] for k, v in sorted((extra_types or {}).items())}
-
-
-def cache_key(
-    sources: list[dict[str, Any]], extra: dict[str, list[str]], file_units: Mapping[str, str]
-) -> dict[str, Any]:
-    """What must match for a stored dataset to stand for these workbooks."""
-    return {
-        "format": DATASET_FORMAT,
-        "reportkit": __version__,
-        "sources": [(s["path"], s["sha256"]) for s in sources],
-        "extra_types": extra,
-        "file_units": dict(sorted(file_units.items())),
-    }
 
 
 def _cached(out_dir: Path, key: dict[str, Any]) -> IngestResult | None:
@@ -346,19 +312,6 @@ def ingest_to_dataset(
 # Reading
 
 
-def read_meta(dataset_dir: Path | str) -> dict[str, Any]:
-    """meta.json of a dataset; a ReportkitError that says to run ingest when there is none."""
-    path = Path(dataset_dir) / META
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportkitError(
-            f"找不到数据集「{dataset_dir}」：请先运行 reportkit ingest 生成数据集"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise ReportkitError(f"数据集「{dataset_dir}」的 meta.json 无法读取：{exc}") from None
-
-
 def _read_parts(dataset_dir: Path, table: str, names: Sequence[str]) -> pd.DataFrame:
     paths = [dataset_dir / table / name for name in names]
     try:
@@ -384,11 +337,6 @@ def load_tables(dataset_dir: Path | str) -> dict[str, pd.DataFrame]:
     dataset_dir = Path(dataset_dir)
     parts = _parts(dataset_dir)
     return {t: _read_parts(dataset_dir, t, list(parts[t].values())) for t in TABLES}
-
-
-def list_units(dataset_dir: Path | str) -> list[str]:
-    """Units in order of first appearance: 单位信息 first, then 活动台账."""
-    return list(read_meta(dataset_dir).get("units", []))
 
 
 def default_dataset() -> Path:
@@ -428,11 +376,6 @@ def unit_dataset_files(dataset_dir: Path | str, unit: str) -> dict[str, bytes]:
     }
     files[META] = json.dumps(own, ensure_ascii=False).encode("utf-8")
     return files
-
-
-def unit_fingerprints(dataset_dir: Path | str) -> dict[str, str]:
-    """Fingerprints of all units, stored at ingest so that a re-run reads no table at all."""
-    return dict(read_meta(dataset_dir).get("fingerprints") or {})
 
 
 def unit_fingerprint(dataset_dir: Path | str, unit: str) -> str:

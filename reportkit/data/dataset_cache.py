@@ -27,30 +27,27 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
-
-from reportkit.data.dataset import (
+from reportkit.data.dataset_meta import (
     DATASET_FORMAT,
     PART_SUFFIX,
     cache_key,
     extra_key,
     hash_sources,
-    new_folder,
-    parse_workbooks,
     read_meta,
-    read_part,
-    write_files,
-    write_part,
 )
-from reportkit.data.ingest import FileParse, read_workbooks
 from reportkit.errors import Issue, OutputError, ReportkitError, ValidationFailed
+
+if TYPE_CHECKING:  # pandas, pyarrow and the reader load only when a dataset is built
+    import pandas as pd
+    import pyarrow as pa
+
+    from reportkit.data.ingest import FileParse
 
 __all__ = ["KEEP_DATASETS", "Dataset", "default_cache_dir", "open_dataset"]
 
@@ -71,7 +68,10 @@ def parser_code() -> str:
     """sha256 of the code that turns workbooks into tables: a change to it re-reads them."""
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256(str(DATASET_FORMAT).encode())
-    files = [package / n for n in ("schema.py", "vocabulary.py", "text.py", "dataset.py")]
+    files = [
+        package / n
+        for n in ("schema.py", "vocabulary.py", "text.py", "dataset.py", "dataset_meta.py")
+    ]
     for path in [*files, *sorted((package / "ingest").glob("*.py"))]:
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -148,8 +148,12 @@ def open_dataset(
     cache_dir: Path | str,
     extra_types: Mapping[str, Iterable[str]] | None = None,
     file_units: Mapping[str, str] | None = None,
+    building: Callable[[], None] | None = None,
 ) -> Dataset:
     """The dataset of these workbooks, held for this run; built (and validated) when new.
+
+    `building` is called once, just before the workbooks are read (never when the dataset is
+    cached): a run starts a worker then, so that it is ready when the reading is done.
 
     Its folder, cache_dir/datasets/<sha256 of the inputs' names and content, the extra types,
     the file units, the dataset format and the parser's code>, is written once and then only
@@ -159,6 +163,8 @@ def open_dataset(
     extra = extra_key(extra_types)
     sources = hash_sources(paths)
     if sources is None:  # a file cannot be read: the reader names it
+        from reportkit.data.ingest import read_workbooks
+
         raise ValidationFailed(read_workbooks(paths, extra, file_units).issues)
     cache_dir = Path(cache_dir)
     units = dict(file_units or {})
@@ -166,6 +172,8 @@ def open_dataset(
     final = cache_dir / "datasets" / hashlib.sha256(key.encode()).hexdigest()
     held = _hold(final)
     job = _Job(paths, cache_dir, extra, units, sources, final)
+    if held is None and building is not None:
+        building()
     if held is None and sum(s["size"] for s in sources) > IN_CHILD_BYTES:
         _build_in_child(job)
         held = _hold(final)
@@ -212,6 +220,8 @@ def _child_build(job: _Job) -> list[Issue] | None:
 
 def _build(job: _Job) -> IO[bytes] | None:
     """Read, validate and write the dataset at job.final; return the shared lock held on it."""
+    from reportkit.data.dataset import new_folder, parse_workbooks, write_files
+
     cache_dir, final = job.cache_dir, job.final
     parsed = _ParseStore(cache_dir, job.sources, job.extra)
     result, meta = parse_workbooks(job.paths, job.extra, job.sources, parsed, job.file_units)
@@ -254,6 +264,8 @@ class _PartStore:
         self.folder = folder
 
     def place(self, table: pa.Table, path: Path) -> None:
+        from reportkit.data.dataset import write_part
+
         shared = self.folder / path.name
         for _attempt in range(3):
             if not shared.exists():
@@ -294,6 +306,11 @@ class _ParseStore:
         return sorted(set(self._key.values()))
 
     def load(self, path: Path) -> FileParse | None:
+        import pyarrow as pa
+
+        from reportkit.data.dataset import read_part
+        from reportkit.data.ingest import FileParse
+
         key = self._key.get(str(path))
         if key is None or not (self.folder / key).is_dir():
             return None
@@ -313,6 +330,11 @@ class _ParseStore:
 
     def commit(self) -> None:
         """Keep what was read, now that it validated; a cache that cannot be written is skipped."""
+        import pandas as pd
+        import pyarrow as pa
+
+        from reportkit.data.dataset import write_part
+
         for key, parse in self._pending.items():
             if (self.folder / key).exists():
                 continue

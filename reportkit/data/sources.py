@@ -13,11 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reportkit.data.ingest import WORKBOOK_SUFFIXES
 from reportkit.errors import Issue, ReportkitError, UsageError
 
 #: How `validate --annotate` names its copies; such a copy is never read as an input.
 ANNOTATED_SUFFIX = ".校验.xlsx"
+
+#: What a folder is searched for (reportkit.ingest reads each kind).
+WORKBOOK_SUFFIXES: tuple[str, ...] = (".xlsx", ".xlsm", ".xls", ".ods")
 
 
 @dataclass

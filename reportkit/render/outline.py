@@ -17,7 +17,6 @@ from typing import Any
 import jinja2
 
 from reportkit.analysis.claims import whole_percent
-from reportkit.analysis.norms import period_label_zh
 from reportkit.render.document import Block, bundle
 
 #: Parts of a unit report, in order; the notebook shows one per cell.
@@ -119,6 +118,14 @@ def join_cn(items: list[str], noun: str = "", limit: int = 8) -> str:
     return "、".join(items[:limit]) + f"等{len(items)}个{noun}"
 
 
+def _period_zh(key: str) -> str:
+    """norms.period_label_zh, imported on first use: norms needs pandas, and the driver reads
+    these templates (their paragraph keys) on every run without rendering any period."""
+    from reportkit.analysis.norms import period_label_zh
+
+    return period_label_zh(key)
+
+
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -128,7 +135,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(cn_date=cn_date, percent=percent, join_cn=join_cn, period_zh=period_label_zh)
+    env.filters.update(cn_date=cn_date, percent=percent, join_cn=join_cn, period_zh=_period_zh)
     return env
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+
+from reportkit.startup import skip_unused_imports
 
 
 @dataclass
@@ -58,24 +61,72 @@ def _die_with_parent() -> None:
         die_with_parent(os.getppid())
 
 
-def worker_init(log_path: str | None) -> None:
+class HeldOutput:
+    """A worker's stdout and stderr, which its warm parent and kernels inherit: a pipe, read by
+    a thread that holds what arrives until `release`, then appends it all to the run's log.
+
+    A worker may start while the driver still reads the workbooks; until the driver sends it a
+    unit, the data are not validated and OUT not locked, so nothing may go into run.log yet.
+    """
+
+    def __init__(self, log_path: str) -> None:
+        read, write = os.pipe()
+        os.dup2(write, 1)
+        os.dup2(write, 2)
+        os.close(write)
+        self._read, self._log_path = read, log_path
+        self._log: int | None = None
+        self._held: list[bytes] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start reading; after the warm parent is started, so it is not forked from a
+        threaded process (output meanwhile waits in the pipe)."""
+        threading.Thread(target=self._pump, name="reportkit-output", daemon=True).start()
+
+    def _pump(self) -> None:
+        while chunk := os.read(self._read, 1 << 16):
+            with self._lock:
+                if self._log is None:
+                    self._held.append(chunk)
+                else:
+                    os.write(self._log, chunk)
+
+    def release(self) -> None:
+        """What was held, and all that follows, into the log (O_APPEND). The worker's own
+        output then goes there directly, so that even its dying words are kept; the warm
+        parent's and its kernels' still pass through the pipe."""
+        with self._lock:
+            if self._log is not None:
+                return
+            self._log = os.open(self._log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            for chunk in self._held:
+                os.write(self._log, chunk)
+            self._held.clear()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(self._log, 1)
+            os.dup2(self._log, 2)
+
+
+def worker_init(log_path: str | None) -> HeldOutput | None:
     """Set up one worker process: import the heavy modules once per worker, and send the
     worker's and its kernels' stray output (start-up warnings and the like) to run.log instead
-    of the terminal."""
+    of the terminal, held until `release` (see HeldOutput)."""
     _die_with_parent()
-    if log_path:
-        fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.close(fd)
+    output = HeldOutput(log_path) if log_path else None
     from reportkit.run.kernels import start_worker_kernels
 
     start_worker_kernels()  # the warm parent imports while this worker does
+    if output is not None:
+        output.start()
     preload_worker_modules()
+    return output
 
 
 def preload_worker_modules() -> None:
     """Import what running and rendering a unit needs, once per worker, not in its first unit."""
+    skip_unused_imports()
     import papermill  # noqa: F401
 
     from reportkit.export import docx, html, pdf  # noqa: F401
@@ -131,6 +182,7 @@ def _notebook_parameters(job: UnitJob, work: Path) -> dict[str, Any]:
 
 def execute_job(job: UnitJob) -> JobOutput:
     """Run one notebook with papermill and render it; never raises for the unit's own faults."""
+    skip_unused_imports()
     import papermill
 
     from reportkit.export.html import page_links

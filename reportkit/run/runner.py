@@ -154,9 +154,8 @@ def _setup_log(out: Path) -> logging.Handler:
 
 
 def run(options: RunOptions) -> RunResult:
-    from reportkit.data.dataset import list_units
     from reportkit.data.dataset_cache import open_dataset
-    from reportkit.data.ingest import ingest_params
+    from reportkit.data.dataset_meta import ingest_params, list_units
     from reportkit.render.fonts import resolve_fonts
     from reportkit.render.formats import format_names
 
@@ -175,24 +174,6 @@ def run(options: RunOptions) -> RunResult:
     else:
         fonts = {}
 
-    # Validation comes first: a run with bad data writes nothing into OUT. The dataset is held
-    # (no clean-up removes it) until the run's last kernel is done.
-    dataset = open_dataset(data, options.cache_dir, **ingest_params(params))
-    dataset_dir, issues = dataset.dir, dataset.issues
-    all_units = list_units(dataset_dir)
-    check_unit_names(params, all_units, params.origin)
-    selected = all_units
-    if options.units:
-        missing = [u for u in options.units if u not in all_units]
-        if missing:
-            raise UsageError(
-                f"数据中没有这些单位：{'、'.join(missing)}。可选单位：{'、'.join(all_units)}"
-            )
-        selected = [u for u in all_units if u in set(options.units)]
-    if not selected:
-        raise UsageError("数据中没有任何单位的记录。")
-    dirs = assign_dirs(all_units)
-
     out = options.out
     settings = ExecutorSettings(
         workers=options.jobs or os.cpu_count() or 1,
@@ -201,24 +182,53 @@ def run(options: RunOptions) -> RunResult:
         scheduler_timeout=options.scheduler_timeout,
     )
     # The executor starts (or reaches its cluster) before OUT is touched: a scheduler that
-    # cannot be reached leaves nothing written.
-    with (
-        dataset,
-        closing(executor(settings)) as started,
-        out_lock(out),
-        _terminate_as_interrupt(),
-    ):
-        handler = _setup_log(out)
-        try:
-            for issue in issues:
-                log.warning("%s", issue)
-            plan = _Plan(
-                options, params, period, formats, fonts, dataset_dir, out.resolve(), started
+    # cannot be reached leaves nothing written. It starts before validation too: when the
+    # workbooks must be read, a worker gets ready meanwhile (`warm_up`), and its output reaches
+    # run.log only once it is sent a unit, after validation.
+    started = executor(settings)
+    try:
+        # Validation comes first: a run with bad data writes nothing into OUT. The dataset is
+        # held (no clean-up removes it) until the run's last kernel is done.
+        dataset = open_dataset(
+            data, options.cache_dir, building=started.warm_up, **ingest_params(params)
+        )
+    except BaseException:
+        started.cancel()  # a worker started early is stopped, not waited for
+        started.close()
+        raise
+    with dataset, closing(started):
+        dataset_dir, issues = dataset.dir, dataset.issues
+        all_units = list_units(dataset_dir)
+        selected = _selected_units(options, params, all_units)
+        with out_lock(out), _terminate_as_interrupt():
+            handler = _setup_log(out)
+            try:
+                for issue in issues:
+                    log.warning("%s", issue)
+                plan = _Plan(
+                    options, params, period, formats, fonts, dataset_dir, out.resolve(), started
+                )
+                return _run_locked(plan, selected, assign_dirs(all_units))
+            finally:
+                log.removeHandler(handler)
+                handler.close()
+
+
+def _selected_units(options: RunOptions, params: Any, all_units: list[str]) -> list[str]:
+    """The units this run reports on (--units, else all); a UsageError before OUT is touched."""
+    check_unit_names(params, all_units, params.origin)
+    if not options.units:
+        selected = all_units
+    else:
+        missing = [u for u in options.units if u not in all_units]
+        if missing:
+            raise UsageError(
+                f"数据中没有这些单位：{'、'.join(missing)}。可选单位：{'、'.join(all_units)}"
             )
-            return _run_locked(plan, selected, dirs)
-        finally:
-            log.removeHandler(handler)
-            handler.close()
+        selected = [u for u in all_units if u in set(options.units)]
+    if not selected:
+        raise UsageError("数据中没有任何单位的记录。")
+    return selected
 
 
 @dataclass
@@ -262,7 +272,7 @@ def _removed_units(plan: _Plan, dirs: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunResult:
-    from reportkit.data.dataset import unit_fingerprints
+    from reportkit.data.dataset_meta import unit_fingerprints
 
     options, period, formats, out = plan.options, plan.period, plan.formats, plan.out
     rows_fingerprints = unit_fingerprints(plan.dataset_dir)

@@ -58,13 +58,27 @@ def edit_first_activity(work: Path, unit: str, column: str, value: Callable[[Any
     wb.save(work / "book.xlsx")
 
 
+def unit_files(out: Path, skip: str) -> dict[str, tuple[int, bytes]]:
+    """Every file in every unit folder but skip's: its mtime (ns) and bytes."""
+    dirs = [u["dir"] for u in manifest(out)["units"] if u["unit"] != skip]
+    return {
+        str(path.relative_to(out)): (path.stat().st_mtime_ns, path.read_bytes())
+        for folder in dirs
+        for path in sorted((out / folder).rglob("*"))
+        if path.is_file()
+    }
+
+
 def test_changing_one_units_rows_reruns_only_that_unit(work: Path):
     target = units_of(work)[1]
     summary_before = (work / "out" / "summary.html").stat().st_mtime_ns
+    others_before = unit_files(work / "out", skip=target)
     edit_first_activity(work, target, "主题", lambda _old: "改过的主题")
     after = run(work)
     assert after[target] == "ok"
     assert [s for u, s in after.items() if u != target] == ["cached", "cached"]
+    # The other units' files are untouched: not rewritten, not even with the same bytes.
+    assert others_before and unit_files(work / "out", skip=target) == others_before
     # A topic is no figure: every stats.json is as it was, so the summary is not rebuilt.
     assert manifest(work / "out")["summary"]["status"] == "cached"
     assert (work / "out" / "summary.html").stat().st_mtime_ns == summary_before

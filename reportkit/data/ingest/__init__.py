@@ -11,12 +11,11 @@ rules (what rows mean, per table and across workbooks), units (name the unit of 
 a 单位 column), privacy (no personal names in the dataset) and reader (the whole run).
 """
 
-from reportkit.data.ingest.files import UNCACHED_FORMULA, WORKBOOK_SUFFIXES
+from reportkit.data.ingest.files import UNCACHED_FORMULA
 from reportkit.data.ingest.reader import (
     FileParse,
     IngestResult,
     ParseCache,
-    ingest_params,
     read_workbooks,
 )
 from reportkit.data.ingest.tables import PROVENANCE
@@ -24,10 +23,8 @@ from reportkit.data.ingest.tables import PROVENANCE
 __all__ = [
     "PROVENANCE",
     "UNCACHED_FORMULA",
-    "WORKBOOK_SUFFIXES",
     "FileParse",
     "IngestResult",
     "ParseCache",
-    "ingest_params",
     "read_workbooks",
 ]

@@ -19,8 +19,8 @@ from xml.etree import ElementTree
 import python_calamine as calamine
 
 from reportkit.data.ingest.cells import column_index
+from reportkit.data.sources import WORKBOOK_SUFFIXES
 
-WORKBOOK_SUFFIXES: tuple[str, ...] = (".xlsx", ".xlsm", ".xls", ".ods")
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
 _ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")

@@ -1,5 +1,5 @@
 """Reading workbooks: every file, every sheet whose header fits a contract, then the checks
-across files; the entry points `read_workbooks` and `ingest_params`."""
+across files; the entry point `read_workbooks`."""
 
 from __future__ import annotations
 
@@ -258,22 +258,6 @@ class Reader:
         units = units_in_order(tables)
         protect_privacy(tables)
         return IngestResult(tables, self.issues, self.files, units)
-
-
-def ingest_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """What reading needs from params, as keyword arguments of read_workbooks:
-    `vocabulary.extra_types`, and each file's unit from `files: {<file>: {unit: …}}`."""
-    extra = (params.get("vocabulary") or {}).get("extra_types") or {}
-    files = params.get("files") or {}
-    if not isinstance(files, Mapping):
-        raise UsageError("参数 files 应为「文件名: {unit: 单位}」的映射")
-    units: dict[str, str] = {}
-    for name, spec in files.items():
-        unit = spec.get("unit") if isinstance(spec, Mapping) else None
-        if not isinstance(unit, str) or not unit.strip():
-            raise UsageError(f"参数 files.{name} 应写成 {{unit: 单位名称}}")
-        units[str(name)] = normalize_value(unit)
-    return {"extra_types": extra, "file_units": units}
 
 
 def read_workbooks(

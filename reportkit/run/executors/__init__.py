@@ -44,6 +44,10 @@ class Executor(Protocol):
     def as_completed(self, futures: Iterable[Future[JobOutput]]) -> Iterator[Future[JobOutput]]:
         """Yield the futures as they finish, in that order."""
 
+    def warm_up(self) -> None:
+        """Get ready for the first job ahead of it (e.g. start a worker), while the driver is
+        still reading the workbooks; nothing may be written into OUT yet."""
+
     def cancel(self) -> None:
         """Stop now: queued jobs are dropped and running units killed (Ctrl-C)."""
 

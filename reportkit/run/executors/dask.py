@@ -393,6 +393,9 @@ class DaskExecutor:
             result.cancel()
         self._tasks.clear()
 
+    def warm_up(self) -> None:
+        """Nothing to start: the cluster's workers are up once the executor is."""
+
     def close(self) -> None:
         if self._closed:
             return

@@ -25,8 +25,11 @@ from reportkit.run.executors import ExecutorSettings, WorkerLost
 
 
 def _serve(conn: Connection, log_path: str | None) -> None:
-    """A worker's life: set up once, then run the jobs the driver sends until it sends None."""
-    worker_init(log_path)
+    """A worker's life: set up once, then run the jobs the driver sends until it sends None.
+
+    A worker may start while the driver still validates the data (`warm_up`), so its stray
+    output is held until the first job: jobs come only once OUT is validated and locked."""
+    output = worker_init(log_path)
     while True:
         try:
             job = conn.recv()
@@ -34,6 +37,8 @@ def _serve(conn: Connection, log_path: str | None) -> None:
             return
         if job is None:
             return
+        if output is not None:
+            output.release()
         conn.send(execute_job(job))
 
 
@@ -69,6 +74,11 @@ class LocalExecutor:
             for future in done:
                 pending.remove(future)
                 yield future
+
+    def warm_up(self) -> None:
+        """Start one worker (and so its warm parent) now, to be idle when the first job comes."""
+        if not self._idle and not self._busy:
+            self._idle.append(self._start())
 
     def cancel(self) -> None:
         for future, _job in self._queue:
