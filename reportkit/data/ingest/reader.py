@@ -27,8 +27,7 @@ from reportkit.data.ingest.sheet import read_sheet
 from reportkit.data.ingest.tables import empty_table
 from reportkit.data.ingest.units import Unnamed, name_units, units_in_order
 from reportkit.data.schema import SHEETS, Sheet, sheet_for
-from reportkit.data.text import normalize_value
-from reportkit.errors import Issue, UsageError
+from reportkit.errors import Issue
 
 
 @dataclass
