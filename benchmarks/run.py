@@ -55,7 +55,7 @@ PARSE_REPEATS = 3
 PARSE_PROBE = """
 import resource, sys, time
 import python_calamine
-from reportkit.ingest import read_workbooks
+from reportkit.data.ingest import read_workbooks
 paths = sys.argv[2:]
 started = time.perf_counter()
 if sys.argv[1] == "calamine":
@@ -145,7 +145,7 @@ def parse_cost(workbooks: list[Path]) -> dict[str, float]:
 
 def split_by_unit(folder: Path, units: int, rows: int) -> list[Path]:
     """The demo's data written as one workbook per unit, each with all four sheets."""
-    from reportkit.demo import Demo, build_demo, write_demo_workbook
+    from reportkit.data.demo import Demo, build_demo, write_demo_workbook
 
     demo = build_demo(units, rows)
     paths = []
@@ -202,8 +202,8 @@ def reportkit_runs(folder: Path, workbooks: list[Path], repeat: int) -> dict[str
 
 def largest_unit(workbook: Path) -> str:
     """The unit with the longest report: the most 附件1 sessions (each a row of its listing)."""
-    from reportkit.ingest import read_workbooks
-    from reportkit.stats import SESSION_TYPES
+    from reportkit.analysis.stats import SESSION_TYPES
+    from reportkit.data.ingest import read_workbooks
 
     activities = read_workbooks([workbook]).tables["activities"]
     sessions = activities[activities["type"].isin(SESSION_TYPES)]
@@ -217,7 +217,7 @@ def pdf_seconds(folder: Path, workbook: Path, repeats: int = 5) -> dict[str, obj
     import nbformat
     from pypdf import PdfReader
 
-    from reportkit.formats import render_formats
+    from reportkit.render.formats import render_formats
 
     unit = largest_unit(workbook)
     out = folder / "out"
@@ -343,7 +343,7 @@ def make_demo(name: str) -> tuple[Path, Path, list[Path]]:
 def scenario(name: str, sample: int | None, repeat: int, naive: bool) -> dict[str, object]:
     units, rows = SCENARIOS[name]
     folder, workbook, workbooks = make_demo(name)
-    from reportkit.ingest import read_workbooks
+    from reportkit.data.ingest import read_workbooks
 
     names = read_workbooks([workbook]).units
     parse = parse_cost(workbooks)

@@ -18,7 +18,7 @@ from reportkit import __version__
 from reportkit.errors import Issue, ReportkitError, UsageError, ValidationFailed
 
 if TYPE_CHECKING:
-    from reportkit.sources import Inputs
+    from reportkit.data.sources import Inputs
 
 _PATHS = click.Path(path_type=Path)
 
@@ -68,8 +68,8 @@ def main(debug: bool) -> None:
 
 
 def _echo_issues(issues: Sequence[Issue]) -> None:
-    """Issues on stderr, grouped over row ranges and capped (reportkit.messages)."""
-    from reportkit.messages import terminal_lines
+    """Issues on stderr, grouped over row ranges and capped (reportkit.data.messages)."""
+    from reportkit.data.messages import terminal_lines
 
     for line in terminal_lines(issues):
         click.echo(line, err=True)
@@ -82,7 +82,7 @@ _RECURSIVE = click.option(
 
 def _workbooks(paths: Sequence[Path], recursive: bool, echo_notes: bool = True) -> Inputs:
     """Folders expanded and lock files skipped; the notes on stderr unless the caller shows them."""
-    from reportkit.sources import find_workbooks
+    from reportkit.data.sources import find_workbooks
 
     inputs = find_workbooks(paths, recursive)
     if paths and not inputs.files:
@@ -141,9 +141,9 @@ def validate(
     Params give extra activity types, file units and the period that log coverage is checked
     against.
     """
-    from reportkit.ingest import ingest_params, read_workbooks
+    from reportkit.analysis.stats import coverage_issues
+    from reportkit.data.ingest import ingest_params, read_workbooks
     from reportkit.params import load_params, period_of
-    from reportkit.stats import coverage_issues
 
     params = load_params(params_path, overrides)
     inputs = _workbooks(paths, recursive, echo_notes=False)
@@ -158,7 +158,7 @@ def validate(
     else:
         _echo_issues(issues)
     if annotate_dir is not None:
-        from reportkit.annotate import annotate_workbooks
+        from reportkit.data.annotate import annotate_workbooks
 
         for done in annotate_workbooks(inputs.files, result.issues, annotate_dir):
             click.echo(done.message, err=as_json)
@@ -192,8 +192,8 @@ def ingest(
     overrides: tuple[tuple[str, str], ...],
 ) -> None:
     """Validate workbooks (files or folders) and write the dataset (per-unit Arrow parts)."""
-    from reportkit.dataset import ingest_to_dataset
-    from reportkit.ingest import ingest_params
+    from reportkit.data.dataset import ingest_to_dataset
+    from reportkit.data.ingest import ingest_params
     from reportkit.params import load_params
 
     params = load_params(params_path, overrides)
@@ -211,7 +211,7 @@ _FORCE = click.option("--force", is_flag=True, help="Overwrite existing files.")
 @_friendly
 def template(path: Path, force: bool) -> None:
     """Write a blank workbook with every sheet, headers, dropdowns and a 说明 sheet."""
-    from reportkit.workbook_template import write_template
+    from reportkit.data.workbook_template import write_template
 
     write_template(path, force=force)
     click.echo(f"已生成台账模板：{path}")
@@ -238,7 +238,7 @@ def demo(out_dir: Path, units: int, rows: int, seed: int, force: bool) -> None:
     It has varied unit and branch names, every activity type, seasonal dips, a few branches
     short of the norms and staffing around 1%–2%. Same options, same file.
     """
-    from reportkit.demo import write_demo
+    from reportkit.data.demo import write_demo
 
     written = write_demo(out_dir, units=units, rows=rows, seed=seed, force=force)
     for path in written:
@@ -369,8 +369,8 @@ def params(
     "--executor",
     default="local",
     show_default=True,
-    help="Where units run: an executor registered under reportkit.executors (local: worker "
-    "processes on this machine; dask: a dask.distributed cluster, needs reportkit[dask]).",
+    help="Where units run: an executor registered as a reportkit.executors entry point (local: "
+    "worker processes on this machine; dask: a dask.distributed cluster, needs reportkit[dask]).",
 )
 @click.option(
     "--scheduler",
@@ -421,8 +421,8 @@ def run(
     Units whose notebook, parameters, rows and formats are unchanged since the last run are
     reused ("cached"). A unit that fails does not stop the others; the exit code is then 1.
     """
-    from reportkit.runner import RunOptions
-    from reportkit.runner import run as run_reports
+    from reportkit.run.runner import RunOptions
+    from reportkit.run.runner import run as run_reports
 
     options = RunOptions(
         data=_workbooks([*paths, *data], recursive).files,

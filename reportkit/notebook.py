@@ -1,5 +1,5 @@
 """What a report notebook's kernel needs so that an analyst's own matplotlib figures reach the
-report as reportkit's charts do: shown inline (reportkit.charts selects the Agg backend), as
+report as reportkit's charts do: shown inline (reportkit.render.charts selects the Agg backend), as
 SVG for HTML and PDF plus PNG for DOCX, in the report's CJK font, and byte-stable between runs
 (no date in the files, fixed SVG ids)."""
 
@@ -19,7 +19,7 @@ def use_report_figures(params: Mapping[str, Any] | None = None) -> None:
     import matplotlib
     from matplotlib_inline.backend_inline import set_matplotlib_formats
 
-    from reportkit.fonts import configure_matplotlib
+    from reportkit.render.fonts import configure_matplotlib
 
     shell.run_line_magic("matplotlib", "inline")
     render = (params or {}).get("_render") or {}

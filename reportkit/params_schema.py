@@ -82,7 +82,7 @@ NORM_RULE = _object(
 
 def _shared_properties() -> dict[str, Any]:
     """Keys that every unit may also override under `units.<单位>`."""
-    from reportkit.fonts import ROLES
+    from reportkit.render.fonts import ROLES
 
     return {
         "report_date": _date("落款日期；不填则为报告期结束日期", nullable=True),
@@ -228,7 +228,7 @@ def schema() -> dict[str, Any]:
 @cache
 def narrative_keys() -> frozenset[str]:
     """Paragraph keys of every wording template (what `narrative.<key>` may replace)."""
-    from reportkit.outline import paragraph_keys
+    from reportkit.render.outline import paragraph_keys
 
     return frozenset(paragraph_keys("unit_report.j2") | paragraph_keys("summary.j2"))
 
@@ -338,7 +338,7 @@ def _date_order(params: Mapping[str, Any]) -> list[tuple[Path_, str]]:
 
 def _display_names(params: Mapping[str, Any]) -> list[tuple[Path_, str]]:
     """`vocabulary.display_names` keys must be activity types (canonical or extra)."""
-    from reportkit.vocabulary import ACTIVITY_TYPES
+    from reportkit.data.vocabulary import ACTIVITY_TYPES
 
     problems: list[tuple[Path_, str]] = []
     scopes = [((), params)] + [

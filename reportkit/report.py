@@ -11,14 +11,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reportkit import charts, claims, stats
-from reportkit.dataset import UnitData, default_dataset, list_units, load_unit
-from reportkit.document import Block
+from reportkit.analysis import claims, stats
+from reportkit.analysis.norms import period_label_zh
+from reportkit.data.dataset import UnitData, default_dataset, list_units, load_unit
 from reportkit.errors import UsageError
 from reportkit.layout import write_json_atomic
-from reportkit.norms import period_label_zh
-from reportkit.outline import PARTS, OutlineDocument
 from reportkit.params import Period, load_params, unit_params
+from reportkit.render import charts
+from reportkit.render.document import Block
+from reportkit.render.outline import PARTS, OutlineDocument
 
 TEMPLATE = "unit_report.j2"
 #: The study activities the prescribed report counts in （一）, in its order.
@@ -68,7 +69,7 @@ class UnitReport(OutlineDocument):
         """Load only this unit's rows and compute everything the outline needs.
 
         For the notebook run alone (in JupyterLab, without papermill): an empty `dataset` means
-        reportkit.dataset.default_dataset(), an empty `unit` the dataset's first unit, and
+        reportkit.data.dataset.default_dataset(), an empty `unit` the dataset's first unit, and
         empty `params` the defaults.
         """
         dataset = Path(dataset) if dataset else default_dataset()
@@ -98,7 +99,7 @@ class UnitReport(OutlineDocument):
         return stats.display_name(activity_type, self.params)
 
     def facts(self) -> dict[str, Any]:
-        """What the wording may claim, each from a predicate in reportkit.claims.
+        """What the wording may claim, each from a predicate in reportkit.analysis.claims.
 
         Lists hold only non-zero items and a claim that does not hold is None or empty, so the
         template picks each sentence by a plain condition and never states a zero as a figure.

@@ -13,7 +13,7 @@ import pytest
 import python_calamine as calamine
 from openpyxl import load_workbook
 
-from reportkit.annotate import RED, SUMMARY_HEADER, SUMMARY_SHEET, YELLOW
+from reportkit.data.annotate import RED, SUMMARY_HEADER, SUMMARY_SHEET, YELLOW
 from tests.test_bad_input import HEADER, TITLE, act, reportkit, xlsx
 
 #: The five bad cells of `five_errors` and a fragment of each one's message.

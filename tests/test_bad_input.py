@@ -43,10 +43,10 @@ from click.testing import CliRunner
 from openpyxl import Workbook
 
 from reportkit.cli import main
-from reportkit.dataset import load_tables
-from reportkit.demo import _SheetSpec
-from reportkit.demo import write_xlsx as write_fast_xlsx
-from reportkit.schema import ACTIVITIES
+from reportkit.data.dataset import load_tables
+from reportkit.data.demo import _SheetSpec
+from reportkit.data.demo import write_xlsx as write_fast_xlsx
+from reportkit.data.schema import ACTIVITIES
 from tests.conftest import write_workbook
 
 BIN = Path(sys.executable).parent
@@ -579,7 +579,7 @@ def test_permission_denied_is_a_message(tmp_path: Path, monkeypatch: pytest.Monk
 INTERNAL_ERROR = textwrap.dedent(
     """
     import sys
-    import reportkit.ingest as ingest
+    import reportkit.data.ingest as ingest
 
     def boom(self, path):
         raise RuntimeError("boom in ingest")

@@ -4,7 +4,7 @@ Each shape is a unit built here (periods of a month, a quarter, a year and seven
 activity types; one branch; every or no branch compliant; ties). Its body text, up to the 附件
 note, must state no zero as a figure, never write 相差…倍, and every 为主, 倍, 最多/最少/最为集中
 and 均 claim must agree with `check_claims`, which re-derives it from stats.json alone, without
-reportkit.claims. Golden texts for three shapes are kept in tests/fixtures; set
+reportkit.analysis.claims. Golden texts for three shapes are kept in tests/fixtures; set
 REPORTKIT_UPDATE_GOLDEN=1 to rewrite them after a deliberate wording change, then read them.
 """
 
@@ -21,15 +21,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from reportkit import claims
-from reportkit.dataset import ingest_to_dataset, list_units
-from reportkit.outline import percent
+from reportkit.analysis import claims
+from reportkit.analysis.stats import compute_stats, sessions
+from reportkit.data.dataset import ingest_to_dataset, list_units
+from reportkit.data.vocabulary import ACTIVITY_TYPES
 from reportkit.params import Period, load_params, unit_params
+from reportkit.render.outline import percent
+from reportkit.render.summary import PARTS as SUMMARY_PARTS
+from reportkit.render.summary import Summary
 from reportkit.report import UnitReport
-from reportkit.stats import compute_stats, sessions
-from reportkit.summary import PARTS as SUMMARY_PARTS
-from reportkit.summary import Summary
-from reportkit.vocabulary import ACTIVITY_TYPES
 from tests.test_stats import Unit, activities
 
 FIXTURES = Path(__file__).parent / "fixtures"

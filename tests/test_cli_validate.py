@@ -158,7 +158,7 @@ def test_console_script_exit_codes(clean, bad, broken, tmp_path):
 
 
 INTERNAL_ERROR = (
-    "import sys, reportkit.ingest as ingest\n"
+    "import sys, reportkit.data.ingest as ingest\n"
     "def boom(*a, **k):\n"
     "    raise RuntimeError('boom')\n"
     "ingest.read_workbooks = boom\n"

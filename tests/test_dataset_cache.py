@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from reportkit import dataset as dataset_module
-from reportkit import dataset_cache, ingest
-from reportkit.dataset import list_units, load_unit, read_meta, unit_fingerprints
-from reportkit.dataset_cache import LOCK, default_cache_dir, open_dataset
+from reportkit.data import dataset as dataset_module
+from reportkit.data import dataset_cache, ingest
+from reportkit.data.dataset import list_units, load_unit, read_meta, unit_fingerprints
+from reportkit.data.dataset_cache import LOCK, default_cache_dir, open_dataset
 from reportkit.errors import ValidationFailed
 
 HEADER = ["日期", "单位", "党支部", "活动类型", "主题", "应到人数", "实到人数"]

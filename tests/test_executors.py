@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reportkit.execution import JobOutput, UnitJob
-from reportkit.executors import executor_factory, executor_names
-from reportkit.executors.local import LocalExecutor
+from reportkit.run.execution import JobOutput, UnitJob
+from reportkit.run.executors import executor_factory, executor_names
+from reportkit.run.executors.local import LocalExecutor
 
 BIN = Path(sys.executable).parent
 

@@ -23,7 +23,7 @@ W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 @pytest.fixture(scope="module")
 def docx_bytes() -> bytes:
-    from reportkit.formats import render_formats
+    from reportkit.render.formats import render_formats
 
     return render_formats(sample.sample_notebook(), ["docx"])["docx"]
 
@@ -51,7 +51,7 @@ def test_outline_uses_word_styles(document) -> None:
 
 
 def test_fonts_name_east_asian_families(document) -> None:
-    from reportkit.fonts import resolve_fonts
+    from reportkit.render.fonts import resolve_fonts
 
     fonts = resolve_fonts()
     expected = {
@@ -163,7 +163,7 @@ def test_svg_without_png_gets_a_note() -> None:
 def test_dated_by_the_report_date_in_properties_and_zip() -> None:
     import docx
 
-    from reportkit.formats import render_formats
+    from reportkit.render.formats import render_formats
 
     nb = sample.sample_notebook()
     nb.metadata["papermill"] = {"parameters": {"params": {"report_date": "2024-06-30"}}}
@@ -184,7 +184,7 @@ def test_same_report_same_bytes_two_days_apart(tmp_path: Path) -> None:
 def test_is_cheap(docx_bytes: bytes) -> None:
     import time
 
-    from reportkit.formats import render_formats
+    from reportkit.render.formats import render_formats
 
     nb = sample.sample_notebook()
     started = time.perf_counter()

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from reportkit.document import BLOCKS_MIME, bundle
+from reportkit.render.document import BLOCKS_MIME, bundle
 
 TITLE = "中共测试局委员会关于党的十九大以来党建工作情况的报告"
 HEADINGS = [
@@ -51,7 +51,7 @@ def chart_figure() -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reportkit.fonts import configure_matplotlib
+    from reportkit.render.fonts import configure_matplotlib
 
     family = configure_matplotlib()
     fig, ax = plt.subplots(figsize=(6.2, 3.0))

@@ -32,7 +32,7 @@ ONE_CHAR = 14.0  # page numbers sit one (4号) character in from the text area's
 
 @pytest.fixture(scope="module")
 def pdf_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from reportkit.formats import render_formats
+    from reportkit.render.formats import render_formats
 
     path = tmp_path_factory.mktemp("pdf") / "report.pdf"
     path.write_bytes(render_formats(sample.sample_notebook(), ["pdf"])["pdf"])
@@ -258,7 +258,7 @@ def test_tagged_with_title_and_language(pdf_path: Path) -> None:
 
 
 def test_pdf_a_2b_on_request(tmp_path: Path) -> None:
-    from reportkit.formats import render_formats
+    from reportkit.render.formats import render_formats
 
     nb = sample.sample_notebook()
     nb.metadata["papermill"] = {"parameters": {"params": {"pdf": {"standard": "a-2b"}}}}
@@ -281,7 +281,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 import test_export_html as sample
-from reportkit.formats import render_formats
+from reportkit.render.formats import render_formats
 nb = sample.sample_notebook()
 Path(sys.argv[1]).write_bytes(render_formats(nb, [sys.argv[2]])[sys.argv[2]])
 """
@@ -310,7 +310,7 @@ def test_same_report_same_bytes_two_days_apart(tmp_path: Path) -> None:
 
 
 def test_creation_date_is_the_report_date(pdf_path: Path) -> None:
-    from reportkit.formats import render_formats
+    from reportkit.render.formats import render_formats
 
     nb = sample.sample_notebook()
     nb.metadata["papermill"] = {"parameters": {"period_end": "2024-12-31", "params": {}}}
@@ -325,7 +325,7 @@ def test_creation_date_is_the_report_date(pdf_path: Path) -> None:
 
 def test_override_font_file_is_used(tmp_path: Path) -> None:
     from reportkit.export.pdf import blocks_to_pdf
-    from reportkit.fonts import font_files, resolve_fonts
+    from reportkit.render.fonts import font_files, resolve_fonts
 
     files = font_files(resolve_fonts()["heiti"].family)
     assert files, "the 黑体 stand-in is a file fontconfig lists"
@@ -344,7 +344,7 @@ def test_override_font_file_is_used(tmp_path: Path) -> None:
 def test_family_missing_from_its_files_names_the_role(tmp_path: Path) -> None:
     from reportkit.errors import ReportkitError
     from reportkit.export.pdf import blocks_to_pdf
-    from reportkit.fonts import font_files, resolve_fonts
+    from reportkit.render.fonts import font_files, resolve_fonts
 
     file = font_files(resolve_fonts()["heiti"].family)[0]
     wrong = {"family": "并不存在的楷体", "path": file, "weight": 400, "official": True}
@@ -363,7 +363,7 @@ def test_only_the_resolved_fonts_are_embedded(pdf_path: Path) -> None:
 
 def test_one_compiler_per_process_for_a_font_set() -> None:
     from reportkit.export import pdf
-    from reportkit.formats import render_formats
+    from reportkit.render.formats import render_formats
 
     render_formats(sample.sample_notebook(), ["pdf"])
     before = pdf._compiler.cache_info()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from reportkit.dataset import ingest_to_dataset, read_meta, unit_fingerprint, unit_fingerprints
+from reportkit.data.dataset import ingest_to_dataset, read_meta, unit_fingerprint, unit_fingerprints
 
 HEADER = ["日期", "单位", "党支部", "活动类型", "主题", "应到人数", "实到人数"]
 

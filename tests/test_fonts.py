@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reportkit import fonts
 from reportkit.errors import ReportkitError
-from reportkit.fonts import (
+from reportkit.render import fonts
+from reportkit.render.fonts import (
     FREE,
     OFFICIAL,
     ROLES,

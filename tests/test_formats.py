@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from reportkit import formats
 from reportkit.errors import ReportkitError
-from reportkit.formats import GROUP, ExecutedReport, Format, format_names, render_formats
+from reportkit.render import formats
+from reportkit.render.formats import GROUP, ExecutedReport, Format, format_names, render_formats
 
 try:  # tests/ is a rootdir folder, or a package if someone adds tests/__init__.py
     import test_export_html as sample

@@ -10,8 +10,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from reportkit.ingest import UNCACHED_FORMULA, read_workbooks
-from reportkit.messages import MAX_LINES, row_ranges
+from reportkit.data.ingest import UNCACHED_FORMULA, read_workbooks
+from reportkit.data.messages import MAX_LINES, row_ranges
 from tests.test_bad_input import HEADER, TITLE, act, reportkit, xlsx
 
 

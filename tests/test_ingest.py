@@ -18,8 +18,8 @@ from xml.sax.saxutils import escape
 import pandas as pd
 import pytest
 
-from reportkit import dataset as dataset_module
-from reportkit.dataset import (
+from reportkit.data import dataset as dataset_module
+from reportkit.data.dataset import (
     TABLES,
     ingest_to_dataset,
     list_units,
@@ -29,9 +29,9 @@ from reportkit.dataset import (
     read_part,
     unit_fingerprint,
 )
+from reportkit.data.ingest import IngestResult, read_workbooks
+from reportkit.data.schema import ACTIVITIES
 from reportkit.errors import Issue, UsageError, ValidationFailed
-from reportkit.ingest import IngestResult, read_workbooks
-from reportkit.schema import ACTIVITIES
 
 HEADER = [column.header for column in ACTIVITIES.columns]
 MARCH_5 = pd.Timestamp("2019-03-05")

@@ -9,8 +9,8 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.provisioning import KernelProvisionerFactory
 
-from reportkit import kernels
-from reportkit.kernels.provisioner import WarmForkProvisioner
+from reportkit.run import kernels
+from reportkit.run.kernels.provisioner import WarmForkProvisioner
 
 
 def test_kernelspec_selects_the_warm_fork_provisioner(monkeypatch):

@@ -22,14 +22,14 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook
 
+from reportkit.analysis.norms import check_compliance
+from reportkit.analysis.stats import log_coverage
 from reportkit.cli import main
-from reportkit.ingest import read_workbooks
-from reportkit.norms import check_compliance
+from reportkit.data.ingest import read_workbooks
+from reportkit.data.schema import SHEETS, Sheet
+from reportkit.data.text import normalize_name
+from reportkit.data.workbook_template import build_template
 from reportkit.params import Period
-from reportkit.schema import SHEETS, Sheet
-from reportkit.stats import log_coverage
-from reportkit.text import normalize_name
-from reportkit.workbook_template import build_template
 
 PERIOD = Period(dt.date(2020, 1, 1), dt.date(2022, 12, 31), "2020年以来")
 PERIOD_ARGS = ("-p", "period.start", "2020-01-01", "-p", "period.end", "2022-12-31")
@@ -363,7 +363,7 @@ def test_validate_and_ingest_take_params_and_p(tmp_path):
     assert invoke("ingest", str(path), "--out", str(out)).exit_code == 1
     done = invoke("ingest", str(path), "--out", str(out), "--params", str(params))
     assert done.exit_code == 0
-    from reportkit.dataset import load_tables
+    from reportkit.data.dataset import load_tables
 
     assert "读书班" in set(load_tables(out)["activities"]["type"])
 
@@ -427,9 +427,9 @@ def test_gap_is_a_validate_warning(tmp_path):
 def _report_text(path: Path, unit: str, part: str) -> str:
     from types import SimpleNamespace
 
+    from reportkit.analysis.stats import compute_stats
     from reportkit.params import load_params, unit_params
     from reportkit.report import UnitReport
-    from reportkit.stats import compute_stats
 
     tables = read_workbooks([path]).tables
     params = unit_params(load_params(), unit)

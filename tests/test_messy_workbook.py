@@ -6,10 +6,10 @@ import datetime as dt
 
 from click.testing import CliRunner
 
+from reportkit.analysis.stats import compute_stats
 from reportkit.cli import main
-from reportkit.dataset import ingest_to_dataset, load_unit
+from reportkit.data.dataset import ingest_to_dataset, load_unit
 from reportkit.params import Period, load_params
-from reportkit.stats import compute_stats
 
 UNIT = "某区税务局"
 OTHER = "另一局"

@@ -8,8 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from reportkit.errors import UsageError
-from reportkit.norms import (
+from reportkit.analysis.norms import (
     MET,
     NOT_APPLICABLE,
     SHORT,
@@ -22,6 +21,7 @@ from reportkit.norms import (
     period_label_zh,
     whole_periods,
 )
+from reportkit.errors import UsageError
 from reportkit.params import Period, load_params
 
 D = dt.date

@@ -11,9 +11,9 @@ import pandas as pd
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from PIL import Image
 
-from reportkit.document import BLOCKS_MIME, blocks_of_notebook, html_blocks
 from reportkit.export.docx import blocks_to_docx
 from reportkit.export.html import notebook_to_html
+from reportkit.render.document import BLOCKS_MIME, blocks_of_notebook, html_blocks
 
 TAG = {"tags": ["report"]}
 OWN = {"kind": "heading", "level": 1, "text": "一、党建工作主要情况"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from reportkit.outline import cn_date, join_cn, org_short, render_part
+from reportkit.render.outline import cn_date, join_cn, org_short, render_part
 
 
 def test_cn_date_has_no_leading_zeros():

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from reportkit import stats
-from reportkit.dataset import ingest_to_dataset, list_units, load_unit
-from reportkit.fonts import resolve_fonts
+from reportkit.analysis import stats
+from reportkit.data.dataset import ingest_to_dataset, list_units, load_unit
 from reportkit.params import DEFAULT_PARAMS, load_params, period_of, unit_params
 from reportkit.params_schema import leaf_paths, narrative_keys, schema
+from reportkit.render.fonts import resolve_fonts
 from reportkit.report import APPENDIX_TYPES, UnitReport
 
 BIN = Path(sys.executable).parent

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reportkit.sources import find_workbooks
+from reportkit.data.sources import find_workbooks
 from tests.test_bad_input import HEADER, act, reportkit, xlsx
 
 OPEN_NOTE = "正在 Excel/WPS 中打开：尚未保存的修改不会包含在内"

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pytest
 
-from reportkit.norms import SHORT, UNIT_LEVEL
-from reportkit.params import Period, load_params
-from reportkit.stats import (
+from reportkit.analysis.norms import SHORT, UNIT_LEVEL
+from reportkit.analysis.stats import (
     activity_types,
     branch_sort_key,
     compute_stats,
@@ -20,7 +19,8 @@ from reportkit.stats import (
     imbalance,
     sessions,
 )
-from reportkit.vocabulary import ACTIVITY_TYPES
+from reportkit.data.vocabulary import ACTIVITY_TYPES
+from reportkit.params import Period, load_params
 
 D = dt.date
 PERIOD = Period(D(2018, 1, 1), D(2019, 12, 31), "测试期")
@@ -28,7 +28,7 @@ PERIOD = Period(D(2018, 1, 1), D(2019, 12, 31), "测试期")
 
 @dataclass
 class Unit:
-    """Stands in for reportkit.dataset.UnitData."""
+    """Stands in for reportkit.data.dataset.UnitData."""
 
     unit: str
     activities: pd.DataFrame

@@ -15,7 +15,7 @@ import pytest
 import python_calamine as calamine
 import yaml
 
-from reportkit.demo import (
+from reportkit.data.demo import (
     DEMO_PARAMS,
     DEMO_WORKBOOK,
     PERIOD_END,
@@ -24,21 +24,21 @@ from reportkit.demo import (
     write_demo,
     write_xlsx,
 )
-from reportkit.errors import UsageError
-from reportkit.schema import ACTIVITIES, DISCIPLINE, MEMBERS, SHEETS, UNITS, Kind
-from reportkit.vocabulary import (
+from reportkit.data.schema import ACTIVITIES, DISCIPLINE, MEMBERS, SHEETS, UNITS, Kind
+from reportkit.data.vocabulary import (
     ACTIVITY_TYPES,
     DISCIPLINE_CATEGORIES,
     MEMBER_CATEGORIES,
     YES_NO,
     activity_vocabulary,
 )
-from reportkit.workbook_template import (
+from reportkit.data.workbook_template import (
     INSTRUCTIONS_SHEET,
     VOCABULARY_SHEET,
     safe_cell_value,
     write_template,
 )
+from reportkit.errors import UsageError
 
 EXPECTED_LISTS = {
     Kind.ACTIVITY_TYPE: tuple(ACTIVITY_TYPES),
@@ -271,7 +271,7 @@ def test_formula_like_text_stays_literal(tmp_path: Path, text: str) -> None:
 
 
 def test_filled_template_validates_clean(tmp_path: Path) -> None:
-    from reportkit.ingest import read_workbooks
+    from reportkit.data.ingest import read_workbooks
 
     path = write_template(tmp_path / "t.xlsx")
     _fill_template(path)
@@ -313,7 +313,7 @@ def test_demo_refuses_to_overwrite(tmp_path: Path) -> None:
 
 
 def test_demo_validates_clean(demo: Path) -> None:
-    from reportkit.ingest import read_workbooks
+    from reportkit.data.ingest import read_workbooks
 
     result = read_workbooks([demo])
     assert result.errors == []
@@ -322,7 +322,7 @@ def test_demo_validates_clean(demo: Path) -> None:
 
 
 def test_small_demo_truncates_and_still_validates(tmp_path: Path) -> None:
-    from reportkit.ingest import read_workbooks
+    from reportkit.data.ingest import read_workbooks
 
     path = write_demo(tmp_path, units=2, rows=50)[0]
     assert len(_activities(path)) == 50

@@ -1,12 +1,12 @@
 """Exports of an executed report notebook: offline HTML, official-format PDF and DOCX.
 
-Only blocks reach a report (reportkit.document.notebook_content): reportkit's own outputs
+Only blocks reach a report (reportkit.render.document.notebook_content): reportkit's own outputs
 (BLOCKS_MIME) and an analyst's cells tagged `report`. Code, prompts, streams, errors, untagged
 outputs and papermill's cells never do.
 
 Modules: `html` (notebook_to_html, ReportHTMLExporter), `pdf` (blocks_to_pdf, ReportPDFExporter,
 Typst) and `docx` (blocks_to_docx, ReportDOCXExporter, python-docx). Each also defines its
-FORMAT, registered in the `reportkit.formats` entry-point group (see reportkit.formats); the
+FORMAT, registered in the `reportkit.formats` entry-point group (see reportkit.render.formats); the
 nbconvert exporters reportkit_html, reportkit_pdf and reportkit_docx render through it.
 
 Notebook metadata read here (all optional):
@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reportkit.document import BLOCKS_MIME, Block, blocks_of_notebook
+from reportkit.render.document import BLOCKS_MIME, Block, blocks_of_notebook
 
 # -- GB/T 9704-2012 geometry: the print CSS, the Typst page and the DOCX styles -------------
 
@@ -137,7 +137,7 @@ def column_widths(columns: Sequence[str], rows: Sequence[Sequence[Any]], total: 
 
 def make_exporter(name: str, module: str, doc: str, format_name: str) -> type:
     """An nbconvert Exporter class that renders the (preprocessed) notebook as one registered
-    format (reportkit.formats), the same code path the runner takes.
+    format (reportkit.render.formats), the same code path the runner takes.
 
     Built on first use (PEP 562 module __getattr__ in html/pdf/docx): importing nbconvert
     costs about 0.6 s, which the runner's in-process functions never need.
@@ -145,7 +145,7 @@ def make_exporter(name: str, module: str, doc: str, format_name: str) -> type:
     from nbconvert.exporters import Exporter
     from traitlets import default
 
-    from reportkit.formats import get_format, render_formats
+    from reportkit.render.formats import get_format, render_formats
 
     fmt = get_format(format_name)
 

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from reportkit.document import Block
 from reportkit.export import (
     BODY_PT,
     CAPTION_PT,
@@ -40,8 +39,9 @@ from reportkit.export import (
     text_columns,
     width_chars,
 )
-from reportkit.fonts import ROLES, ResolvedFont, resolve_fonts
-from reportkit.formats import ExecutedReport, Format
+from reportkit.render.document import Block
+from reportkit.render.fonts import ROLES, ResolvedFont, resolve_fonts
+from reportkit.render.formats import ExecutedReport, Format
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 

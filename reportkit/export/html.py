@@ -2,10 +2,10 @@
 
 nbconvert's stock HTML templates link require.js and MathJax from a CDN and show prompts, code
 and streams. This page has none of that: inline CSS (screen and the official print format), the
-report content in cell order (reportkit.document.notebook_content: reportkit's own outputs and
-an analyst's cells tagged `report`), an optional header of relative links (hidden in print),
-and nothing that points outside the file. Leadership reads it on intranets without internet
-access, on laptops and phones, or printed.
+report content in cell order (reportkit.render.document.notebook_content: reportkit's own
+outputs and an analyst's cells tagged `report`), an optional header of relative links (hidden
+in print), and nothing that points outside the file. Leadership reads it on intranets without
+internet access, on laptops and phones, or printed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import jinja2
 from markupsafe import Markup
 
 from reportkit import __version__
-from reportkit.document import blocks_to_html, notebook_content
 from reportkit.export import (
     BODY_PT,
     CAPTION_PT,
@@ -37,8 +36,9 @@ from reportkit.export import (
     lazy_exporter,
     report_metadata,
 )
-from reportkit.fonts import ROLES, css_font_stack
-from reportkit.formats import Format
+from reportkit.render.document import blocks_to_html, notebook_content
+from reportkit.render.fonts import ROLES, css_font_stack
+from reportkit.render.formats import Format
 
 #: Which elements each font role dresses (songti: page numbers, set in the @page rules).
 ROLE_SELECTORS: dict[str, str] = {

@@ -32,7 +32,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from reportkit.document import Block
 from reportkit.errors import ReportkitError
 from reportkit.export import (
     BODY_PT,
@@ -54,8 +53,9 @@ from reportkit.export import (
     lazy_exporter,
     text_columns,
 )
-from reportkit.fonts import ROLE_NAMES, ROLES, ResolvedFont, font_files, resolve_fonts
-from reportkit.formats import ExecutedReport, Format
+from reportkit.render.document import Block
+from reportkit.render.fonts import ROLE_NAMES, ROLES, ResolvedFont, font_files, resolve_fonts
+from reportkit.render.formats import ExecutedReport, Format
 
 PDF_STANDARDS = ("a-1b", "a-2b", "a-2u", "a-3b", "a-3u", "a-4", "ua-1")
 

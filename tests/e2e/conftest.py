@@ -46,7 +46,7 @@ def run_dataset(out: Path) -> Path:
 @pytest.fixture(scope="session")
 def demo_workbook(tmp_path_factory) -> Path:
     """A three-unit demo workbook, small enough for many runs."""
-    from reportkit.demo import write_demo
+    from reportkit.data.demo import write_demo
 
     folder = tmp_path_factory.mktemp("demo")
     write_demo(folder, units=3, rows=900, seed=7)

@@ -31,7 +31,7 @@ def stats_files(out: Path) -> dict[str, bytes]:
 
 
 def test_eight_runs_at_once_never_mix_workbooks(tmp_path: Path) -> None:
-    from reportkit.demo import write_demo
+    from reportkit.data.demo import write_demo
 
     # Two workbooks with the same units and different figures: a mix-up would not show as
     # missing units, only as wrong counts.

@@ -78,7 +78,7 @@ def scheduler(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def two_units(tmp_path_factory) -> Path:
-    from reportkit.demo import write_demo
+    from reportkit.data.demo import write_demo
 
     folder = tmp_path_factory.mktemp("two")
     write_demo(folder, units=2, rows=200, seed=5)
@@ -198,7 +198,7 @@ def test_a_worker_with_other_package_versions_is_refused(
     """Runs last: it adds a third worker, whose pandas reports another version."""
     preload = tmp_path / "other_pandas.py"
     preload.write_text(
-        "import reportkit.executors.dask as executor\n"
+        "import reportkit.run.executors.dask as executor\n"
         "if not hasattr(executor, 'real_environment'):  # preloads may run twice\n"
         "    executor.real_environment = executor.environment\n"
         "    executor.environment = lambda: {**executor.real_environment(), 'pandas': '0.0'}\n",

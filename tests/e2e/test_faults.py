@@ -17,7 +17,7 @@ from tests.e2e.conftest import BIN, REPO, manifest, reportkit, run_dataset
 
 @pytest.fixture(scope="module")
 def four_units(tmp_path_factory) -> Path:
-    from reportkit.demo import write_demo
+    from reportkit.data.demo import write_demo
 
     folder = tmp_path_factory.mktemp("four")
     write_demo(folder, units=4, rows=600, seed=11)
@@ -25,7 +25,7 @@ def four_units(tmp_path_factory) -> Path:
 
 
 def unit_names(workbook: Path) -> list[str]:
-    from reportkit.ingest import read_workbooks
+    from reportkit.data.ingest import read_workbooks
 
     return read_workbooks([workbook]).units
 

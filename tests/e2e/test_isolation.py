@@ -26,9 +26,9 @@ import pytest
 import yaml
 from openpyxl import Workbook
 
-from reportkit.dataset import PART_SUFFIX, read_part
+from reportkit.data.dataset import PART_SUFFIX, read_part
+from reportkit.data.schema import ACTIVITIES
 from reportkit.layout import MAX_DIR_BYTES, assign_dirs, safe_dirname
-from reportkit.schema import ACTIVITIES
 from tests.e2e.conftest import REPO, reportkit, run_dataset
 
 HEADER = [column.header for column in ACTIVITIES.columns]
@@ -370,7 +370,7 @@ def test_markup_is_literal_text_in_pdf_and_docx(hostile: HostileRun) -> None:
 
 def test_no_script_runs_in_chromium(hostile: HostileRun) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    from reportkit.index import index_script
+    from reportkit.render.index import index_script
     from tests.e2e.test_browser import CHROMIUM, FLAGS
 
     pages = [hostile.unit_dir(CANARY["A"]) / "report.html", hostile.out / "index.html",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reportkit.dataset import load_unit
+from reportkit.data.dataset import load_unit
 from tests.e2e.conftest import REPO, manifest, reportkit, run_dataset
 from tests.e2e.test_isolation import docx_text, pdf_text, squeeze, visible_text
 

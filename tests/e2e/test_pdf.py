@@ -64,7 +64,7 @@ def test_outline_headings_in_seed_order(full_run: Path) -> None:
 
 def _markup_workbook(folder: Path) -> Path:
     """A demo workbook whose unit names, branch names and topics are Typst markup."""
-    from reportkit.demo import write_demo
+    from reportkit.data.demo import write_demo
 
     write_demo(folder, units=2, rows=300, seed=11)
     path = folder / "demo.xlsx"

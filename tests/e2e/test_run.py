@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from reportkit.dataset import load_tables
+from reportkit.data.dataset import load_tables
 from tests.e2e.conftest import REPO, manifest, reportkit, run_dataset
 
 HEADINGS = (
@@ -166,7 +166,7 @@ def test_failure_isolation(demo_workbook: Path, tmp_path: Path):
 
 
 def manifest_units(workbook: Path, work: Path) -> list[str]:
-    from reportkit.ingest import read_workbooks
+    from reportkit.data.ingest import read_workbooks
 
     tables = read_workbooks([workbook]).tables
     return list(dict.fromkeys(tables["activities"]["unit"]))

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from reportkit import kernels
-from reportkit.kernels import KERNEL_NAME, warm_parent
-from reportkit.kernels.provisioner import WarmForkProvisioner
+from reportkit.run import kernels
+from reportkit.run.kernels import KERNEL_NAME, warm_parent
+from reportkit.run.kernels.provisioner import WarmForkProvisioner
 from tests.e2e.conftest import BIN, manifest, reportkit
 from tests.e2e.test_faults import alive, notebook_with, unit_names, wait_for
 
@@ -90,7 +90,7 @@ def test_each_unit_is_a_fresh_process_forked_by_the_warm_parent(
         if mode == "fork":
             assert len({r["ppid"] for r in seen}) == 1  # one worker, one warm parent
             for r in seen:
-                assert "reportkit.kernels.warm_parent" in r["parent_cmdline"], r
+                assert "reportkit.run.kernels.warm_parent" in r["parent_cmdline"], r
                 assert "multiprocessing" in r["grandparent_cmdline"], r  # the pool worker
                 assert r["fork"] == {"parent": r["ppid"], "threads": 1, "zmq_contexts": 0}
                 assert r["parent_threads"] == 1
@@ -151,7 +151,7 @@ def test_stopping_the_driver_leaves_no_warm_parent_or_kernel(demo_workbook, tmp_
         assert {r["pid"] for r in kernels_now} <= set(tree)
         parents = {r["ppid"] for r in kernels_now}  # one warm parent per worker
         assert len(parents) == 2
-        assert all("reportkit.kernels.warm_parent" in tree[pid] for pid in parents)
+        assert all("reportkit.run.kernels.warm_parent" in tree[pid] for pid in parents)
         driver.send_signal(signum)
         driver.wait(timeout=45)
         deadline = time.monotonic() + 30

@@ -21,8 +21,8 @@ from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.utils import get_column_letter
 
-from reportkit.schema import ACTIVITIES
-from reportkit.vocabulary import ACTIVITY_TYPES
+from reportkit.data.schema import ACTIVITIES
+from reportkit.data.vocabulary import ACTIVITY_TYPES
 
 #: What the fuzz tests ran, for the terminal summary (tests/fuzz/conftest.py).
 STATS: dict[str, Any] = {"read": 0, "cli": 0, "run": 0, "kept": {}}

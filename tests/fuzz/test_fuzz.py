@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
-from reportkit.ingest import read_workbooks
+from reportkit.data.ingest import read_workbooks
 from tests.fuzz import strategies as gen
 from tests.fuzz.strategies import STATS
 

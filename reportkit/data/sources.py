@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reportkit.data.ingest import WORKBOOK_SUFFIXES
 from reportkit.errors import Issue, ReportkitError, UsageError
-from reportkit.ingest import WORKBOOK_SUFFIXES
 
 #: How `validate --annotate` names its copies; such a copy is never read as an input.
 ANNOTATED_SUFFIX = ".校验.xlsx"

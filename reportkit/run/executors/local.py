@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
-from reportkit.execution import JobOutput, UnitJob, execute_job, worker_init
-from reportkit.executors import ExecutorSettings, WorkerLost
+from reportkit.run.execution import JobOutput, UnitJob, execute_job, worker_init
+from reportkit.run.executors import ExecutorSettings, WorkerLost
 
 
 def _serve(conn: Connection, log_path: str | None) -> None:

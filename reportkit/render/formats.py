@@ -55,7 +55,7 @@ class ExecutedReport:
 
     @cached_property
     def blocks(self) -> list[dict[str, Any]]:
-        from reportkit.document import blocks_of_notebook
+        from reportkit.render.document import blocks_of_notebook
 
         return blocks_of_notebook(self.nb)
 

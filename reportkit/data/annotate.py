@@ -24,9 +24,9 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
 from reportkit import layout
+from reportkit.data.sources import ANNOTATED_SUFFIX
+from reportkit.data.workbook_template import safe_cell_value
 from reportkit.errors import SEVERITY_LABELS, Issue
-from reportkit.sources import ANNOTATED_SUFFIX
-from reportkit.workbook_template import safe_cell_value
 
 #: Fills for cells with an error and cells with only warnings (Excel's "bad" and "neutral").
 RED = "FFFFC7CE"

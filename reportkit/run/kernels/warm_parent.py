@@ -42,7 +42,7 @@ WARM_MODULES = (
     "matplotlib.pyplot",
     "jinja2",
     "reportkit.report",
-    "reportkit.summary",
+    "reportkit.render.summary",
 )
 #: Set before the imports, so that the libraries start no thread of their own in the parent.
 SINGLE_THREAD_ENV = {

@@ -6,7 +6,7 @@ Arrow part per unit, named by the sha256 of its rows: a unit's notebook reads on
 small parts, and an edit to one unit's rows changes that unit's parts only. meta.json maps every
 unit and table to its part, and holds each unit's fingerprint. A dataset is written into a
 temporary folder and moved into place, so a crash never leaves a half-written dataset, and a
-failed validation writes nothing. Runs read datasets from reportkit.dataset_cache, where parts
+failed validation writes nothing. Runs read datasets from reportkit.data.dataset_cache, where parts
 are shared between datasets.
 """
 
@@ -29,9 +29,9 @@ import pyarrow as pa
 import pyarrow.feather as feather
 
 from reportkit import __version__
+from reportkit.data.ingest import PROVENANCE, IngestResult, ParseCache, read_workbooks
+from reportkit.data.schema import SHEETS
 from reportkit.errors import Issue, OutputError, ReportkitError, UsageError, ValidationFailed
-from reportkit.ingest import PROVENANCE, IngestResult, ParseCache, read_workbooks
-from reportkit.schema import SHEETS
 
 __all__ = [
     "DATASET_FORMAT",
@@ -394,7 +394,7 @@ def list_units(dataset_dir: Path | str) -> list[str]:
 def default_dataset() -> Path:
     """The dataset a notebook reads when given none: where `reportkit ingest` writes by default,
     resolved from the project root (JupyterLab runs a notebook inside notebooks/)."""
-    return Path(__file__).resolve().parent.parent / "build" / "dataset"
+    return Path(__file__).resolve().parents[2] / "build" / "dataset"
 
 
 def load_unit(dataset_dir: Path | str, unit: str) -> UnitData:

@@ -1,8 +1,9 @@
 """`reportkit run`: ingest once, then one fresh papermill kernel per unit on an executor.
 
-The runner decides what to run and keeps OUT: it hands units to an executor (reportkit.executors;
-`local` by default), writes the files each worker returns, atomically, and rewrites the manifest
-(reportkit.manifest) after every unit. Workers never write OUT themselves.
+The runner decides what to run and keeps OUT: it hands units to an executor
+(reportkit.run.executors; `local` by default), writes the files each worker returns, atomically,
+and rewrites the manifest (reportkit.run.manifest) after every unit. Workers never
+write OUT themselves.
 
 A unit is skipped ("cached") when its fingerprint (notebook, reportkit code, its parameters, its
 rows, the formats) matches the last manifest and all its outputs are still on disk.
@@ -25,15 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from reportkit import __version__
-from reportkit.dataset_cache import default_cache_dir
+from reportkit.data.dataset_cache import default_cache_dir
 from reportkit.errors import OutputError, UsageError
-from reportkit.execution import JobOutput, UnitJob
-from reportkit.executors import (
-    Executor,
-    ExecutorSettings,
-    WorkerLost,
-    executor_factory,
-)
 from reportkit.layout import (
     assign_dirs,
     os_reason,
@@ -41,11 +35,18 @@ from reportkit.layout import (
     write_files_atomic,
     write_text_atomic,
 )
-from reportkit.manifest import GOOD, PreviousRun, RunManifest, UnitResult
 from reportkit.params import load_params, period_of, unit_params
 from reportkit.params_schema import check_unit_names
+from reportkit.run.execution import JobOutput, UnitJob
+from reportkit.run.executors import (
+    Executor,
+    ExecutorSettings,
+    WorkerLost,
+    executor_factory,
+)
+from reportkit.run.manifest import GOOD, PreviousRun, RunManifest, UnitResult
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PROJECT_DIR = PACKAGE_DIR.parent
 UNIT_NOTEBOOK = PROJECT_DIR / "notebooks" / "unit_report.ipynb"
 SUMMARY_NOTEBOOK = PROJECT_DIR / "notebooks" / "summary.ipynb"
@@ -176,11 +177,11 @@ def _setup_log(out: Path) -> logging.Handler:
 
 
 def run(options: RunOptions) -> RunResult:
-    from reportkit.dataset import list_units
-    from reportkit.dataset_cache import open_dataset
-    from reportkit.fonts import resolve_fonts
-    from reportkit.formats import format_names
-    from reportkit.ingest import ingest_params
+    from reportkit.data.dataset import list_units
+    from reportkit.data.dataset_cache import open_dataset
+    from reportkit.data.ingest import ingest_params
+    from reportkit.render.fonts import resolve_fonts
+    from reportkit.render.formats import format_names
 
     formats = tuple(dict.fromkeys(options.formats))
     unknown = [f for f in formats if f not in format_names()]
@@ -284,7 +285,7 @@ def _removed_units(plan: _Plan, dirs: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunResult:
-    from reportkit.dataset import unit_fingerprints
+    from reportkit.data.dataset import unit_fingerprints
 
     options, period, formats, out = plan.options, plan.period, plan.formats, plan.out
     rows_fingerprints = unit_fingerprints(plan.dataset_dir)
@@ -501,7 +502,7 @@ def _write_index(
     summary: UnitResult | None,
     removed: list[dict[str, Any]],
 ) -> None:
-    from reportkit.index import render_index
+    from reportkit.render.index import render_index
 
     stats = {}
     for u in units:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from reportkit.errors import UsageError
-from reportkit.execution import JobOutput, UnitJob
+from reportkit.run.execution import JobOutput, UnitJob
 
 GROUP = "reportkit.executors"
 

@@ -53,7 +53,7 @@ def _die_with_parent() -> None:
     """Linux: end this worker when the driver dies (even by SIGKILL), so no orphan keeps
     running kernels while the next run works in OUT."""
     if sys.platform.startswith("linux"):
-        from reportkit.kernels.warm_parent import die_with_parent
+        from reportkit.run.kernels.warm_parent import die_with_parent
 
         die_with_parent(os.getppid())
 
@@ -68,7 +68,7 @@ def worker_init(log_path: str | None) -> None:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
-    from reportkit.kernels import start_worker_kernels
+    from reportkit.run.kernels import start_worker_kernels
 
     start_worker_kernels()  # the warm parent imports while this worker does
     import papermill  # noqa: F401
@@ -129,8 +129,8 @@ def execute_job(job: UnitJob) -> JobOutput:
     import papermill
 
     from reportkit.export.html import page_links
-    from reportkit.formats import render_formats
-    from reportkit.kernels import KERNEL_NAME
+    from reportkit.render.formats import render_formats
+    from reportkit.run.kernels import KERNEL_NAME
 
     started = time.perf_counter()
     _NotebookCapture.install()

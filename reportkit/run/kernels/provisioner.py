@@ -18,7 +18,7 @@ from typing import Any
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 
-from reportkit.kernels import current_warm_parent
+from reportkit.run.kernels import current_warm_parent
 
 
 class WarmForkProvisioner(LocalProvisioner):

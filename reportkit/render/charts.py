@@ -1,6 +1,6 @@
 """Charts for reports, as figure blocks: SVG for HTML and PDF (vector), PNG for DOCX.
 
-matplotlib gets the CJK font by name from reportkit.fonts; an unnamed fallback would pick
+matplotlib gets the CJK font by name from reportkit.render.fonts; an unnamed fallback would pick
 whatever CJK font fontconfig finds first, often a brush script.
 """
 
@@ -18,8 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 from matplotlib.figure import Figure  # noqa: E402
 
-from reportkit.document import Block  # noqa: E402
-from reportkit.fonts import configure_matplotlib  # noqa: E402
+from reportkit.render.document import Block  # noqa: E402
+from reportkit.render.fonts import configure_matplotlib  # noqa: E402
 
 PNG_DPI = 200
 _PALETTE = ("#b22222", "#d2691e", "#daa520", "#4682b4", "#2e8b57", "#6a5acd", "#708090")

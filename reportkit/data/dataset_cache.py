@@ -36,7 +36,7 @@ from typing import IO, Any
 import pandas as pd
 import pyarrow as pa
 
-from reportkit.dataset import (
+from reportkit.data.dataset import (
     DATASET_FORMAT,
     PART_SUFFIX,
     cache_key,
@@ -49,8 +49,8 @@ from reportkit.dataset import (
     write_files,
     write_part,
 )
+from reportkit.data.ingest import FileParse, read_workbooks
 from reportkit.errors import Issue, OutputError, ReportkitError, ValidationFailed
-from reportkit.ingest import FileParse, read_workbooks
 
 __all__ = ["KEEP_DATASETS", "Dataset", "default_cache_dir", "open_dataset"]
 

@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reportkit import charts, claims
-from reportkit.document import Block
-from reportkit.outline import OutlineDocument
-from reportkit.stats import display_name
+from reportkit.analysis import claims
+from reportkit.analysis.stats import display_name
+from reportkit.render import charts
+from reportkit.render.document import Block
+from reportkit.render.outline import OutlineDocument
 
 TEMPLATE = "summary.j2"
 PARTS = ("overview", "compliance", "ranking")

@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from reportkit.text import normalize_name
+from reportkit.data.text import normalize_name
 
 #: canonical activity type -> aliases (DESIGN "Activity vocabulary"); order is display order.
 ACTIVITY_TYPES: dict[str, tuple[str, ...]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from reportkit.text import normalize_name
+from reportkit.data.text import normalize_name
 
 
 class Kind(StrEnum):

@@ -26,8 +26,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from reportkit.errors import Issue
-from reportkit.norms import (
+from reportkit.analysis.norms import (
     SHORT,
     UNIT_LEVEL,
     Lifetime,
@@ -38,7 +37,8 @@ from reportkit.norms import (
     judged_from,
     life_window,
 )
-from reportkit.vocabulary import ACTIVITY_TYPES, DISCIPLINE_FORMS, REWARD_CATEGORIES
+from reportkit.data.vocabulary import ACTIVITY_TYPES, DISCIPLINE_FORMS, REWARD_CATEGORIES
+from reportkit.errors import Issue
 
 __all__ = [
     "SESSION_TYPES",
@@ -71,7 +71,7 @@ class PeriodLike(Protocol):
 
 
 class UnitDataLike(Protocol):
-    """What compute_stats reads: reportkit.dataset.UnitData or anything shaped like it."""
+    """What compute_stats reads: reportkit.data.dataset.UnitData or anything shaped like it."""
 
     unit: str
     activities: pd.DataFrame

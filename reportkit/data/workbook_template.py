@@ -1,9 +1,10 @@
 """The blank workbook analysts fill in: every contract sheet, its headers, dropdowns and a 说明.
 
-Headers, required columns, aliases and dropdown lists are all generated from `reportkit.schema`
-and `reportkit.vocabulary`, the same tables the validator reads, so the template can never offer
-a word that validation then rejects. This module also holds the two output helpers the demo
-shares: formula neutralisation (`safe_cell_value`) and refuse-to-overwrite atomic writes.
+Headers, required columns, aliases and dropdown lists are all generated from
+`reportkit.data.schema` and `reportkit.data.vocabulary`, the same tables the validator reads, so
+the template can never offer a word that validation then rejects. This module also holds the two
+output helpers the demo shares: formula neutralisation (`safe_cell_value`) and refuse-to-overwrite
+atomic writes.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from reportkit import layout
-from reportkit.errors import UsageError
-from reportkit.schema import SHEETS, Column, Kind, Sheet
-from reportkit.vocabulary import (
+from reportkit.data.schema import SHEETS, Column, Kind, Sheet
+from reportkit.data.vocabulary import (
     ACTIVITY_TYPES,
     DISCIPLINE_CATEGORIES,
     MEMBER_CATEGORIES,
     YES_NO,
 )
+from reportkit.errors import UsageError
 
 INSTRUCTIONS_SHEET = "说明"
 VOCABULARY_SHEET = "词表"

@@ -5,7 +5,7 @@ matplotlib and reportkit, instead of paying about 1.5 CPU-s to import them again
 A pool worker calls `start_worker_kernels()` once, in its initialiser, and papermill runs
 notebooks with `kernel_name=KERNEL_NAME`. That kernelspec lives in this package's `jupyter/`
 folder, which only the worker's JUPYTER_PATH names, and selects the `reportkit-warm-fork`
-provisioner (reportkit.kernels.provisioner). The user's own kernels are untouched.
+provisioner (reportkit.run.kernels.provisioner). The user's own kernels are untouched.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from reportkit.kernels.warm_parent import WarmParent
+from reportkit.run.kernels.warm_parent import WarmParent
 
 __all__ = ["KERNEL_NAME", "start_worker_kernels"]
 

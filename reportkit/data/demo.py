@@ -31,9 +31,9 @@ from xml.sax.saxutils import escape
 
 from openpyxl.utils import get_column_letter
 
-from reportkit.schema import ACTIVITIES, DISCIPLINE, MEMBERS, UNITS
-from reportkit.vocabulary import ACTIVITY_TYPES
-from reportkit.workbook_template import check_writable, is_formula_like, write_atomically
+from reportkit.data.schema import ACTIVITIES, DISCIPLINE, MEMBERS, UNITS
+from reportkit.data.vocabulary import ACTIVITY_TYPES
+from reportkit.data.workbook_template import check_writable, is_formula_like, write_atomically
 
 PERIOD_START = dt.date(2017, 10, 18)
 PERIOD_END = dt.date(2024, 12, 31)

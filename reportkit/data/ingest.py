@@ -29,18 +29,18 @@ import pandas as pd
 import pyarrow as pa
 import python_calamine as calamine
 
-from reportkit.errors import Issue, UsageError
-from reportkit.schema import ACTIVITIES, SHEETS, Column, Kind, Sheet, sheet_for
-from reportkit.text import normalize_name, normalize_value
-from reportkit.vocabulary import (
+from reportkit.data.schema import ACTIVITIES, SHEETS, Column, Kind, Sheet, sheet_for
+from reportkit.data.text import normalize_name, normalize_value
+from reportkit.data.vocabulary import (
     DISCIPLINE as DISCIPLINE_VOCAB,
 )
-from reportkit.vocabulary import (
+from reportkit.data.vocabulary import (
     MEMBER_CATEGORY,
     YES_NO_VOCAB,
     Vocabulary,
     activity_vocabulary,
 )
+from reportkit.errors import Issue, UsageError
 
 __all__ = [
     "PROVENANCE",
@@ -169,7 +169,7 @@ class FileParse:
 
 
 class ParseCache(Protocol):
-    """Where read_workbooks finds and keeps FileParses, e.g. reportkit.dataset's cache folder."""
+    """Where read_workbooks finds and keeps FileParses, e.g. the dataset cache's folder."""
 
     def load(self, path: Path) -> FileParse | None: ...
 

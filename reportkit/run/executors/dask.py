@@ -3,7 +3,7 @@
 Workers need nothing from the driver's disk. Each task carries its unit's rows (that unit's
 Parquet row groups, as a dataset of its own), its parameters and the notebook; the font files go
 once to every worker in a WorkerPlugin, checked by hash. Workers return every file as bytes
-(reportkit.execution), so only the driver writes OUT.
+(reportkit.run.execution), so only the driver writes OUT.
 
 Without a scheduler address, a LocalCluster of `--jobs` single-threaded worker processes is
 started on this machine. A worker lost mid-unit costs that unit one retry elsewhere
@@ -35,8 +35,8 @@ from distributed import Client, Event, LocalCluster, WorkerPlugin
 from distributed.scheduler import KilledWorker
 
 from reportkit.errors import UsageError
-from reportkit.execution import JobOutput, UnitJob, execute_job
-from reportkit.executors import ExecutorSettings, WorkerLost
+from reportkit.run.execution import JobOutput, UnitJob, execute_job
+from reportkit.run.executors import ExecutorSettings, WorkerLost
 
 #: Worker-side messages; forwarded to the driver, they reach run.log's handler (reportkit.run).
 WORKER_LOG = "reportkit.run.worker"
@@ -77,7 +77,7 @@ def _version(package: str) -> str:
 @cache
 def environment() -> dict[str, str]:
     """What must match between driver and workers: Python, reportkit's code, package versions."""
-    from reportkit.runner import code_fingerprint
+    from reportkit.run.runner import code_fingerprint
 
     versions = {package: _version(package) for package in COMPARED_PACKAGES}
     return {"Python": platform.python_version(), "reportkit 代码": code_fingerprint(), **versions}
@@ -167,7 +167,7 @@ def _watch(cancel: Event, done: threading.Event) -> None:
 
 def run_unit(job: UnitJob, notebook: bytes, rows: Mapping[str, bytes], cancel: str) -> JobOutput:
     """One unit on a worker: the notebook and rows go into a private folder, then execute_job."""
-    from reportkit.kernels import start_worker_kernels
+    from reportkit.run.kernels import start_worker_kernels
 
     start_worker_kernels(warm=False)
     worker = distributed.get_worker()
@@ -276,7 +276,7 @@ class DaskExecutor:
         self._tasks: dict[distributed.Future, Future[JobOutput]] = {}
 
     def submit(self, job: UnitJob) -> Future[JobOutput]:
-        from reportkit.dataset import unit_dataset_files
+        from reportkit.data.dataset import unit_dataset_files
 
         self._ship_fonts(job.fonts)
         dataset = job.parameters.get("dataset") if job.stem == "report" else None
@@ -317,7 +317,7 @@ class DaskExecutor:
 
     def _ship_fonts(self, fonts: Mapping[str, Any]) -> None:
         """Register the plugin that places these fonts on every worker, once per font set."""
-        from reportkit.fonts import ResolvedFont, font_files
+        from reportkit.render.fonts import ResolvedFont, font_files
 
         paths: dict[str, None] = {}
         for data in fonts.values():

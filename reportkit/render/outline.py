@@ -16,9 +16,9 @@ from typing import Any
 
 import jinja2
 
-from reportkit.claims import whole_percent
-from reportkit.document import Block, bundle
-from reportkit.norms import period_label_zh
+from reportkit.analysis.claims import whole_percent
+from reportkit.analysis.norms import period_label_zh
+from reportkit.render.document import Block, bundle
 
 #: Parts of a unit report, in order; the notebook shows one per cell.
 PARTS: tuple[str, ...] = ("title", "part1", "part2", "part3", "signature", "appendix")
