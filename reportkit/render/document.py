@@ -67,9 +67,14 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def compile_blocks_template() -> Any:
+    """The compiled template of blocks_to_html (Jinja keeps it once compiled)."""
+    return _environment().get_template("blocks.html.j2")
+
+
 def blocks_to_html(blocks: list[Block]) -> str:
     """An HTML fragment for blocks; all text escaped, images as data URIs (no external URL)."""
-    return _environment().get_template("blocks.html.j2").render(blocks=blocks)
+    return compile_blocks_template().render(blocks=blocks)
 
 
 def bundle(blocks: list[Block]) -> dict[str, Any]:
