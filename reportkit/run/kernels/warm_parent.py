@@ -87,8 +87,8 @@ def zmq_context_count() -> int:
 def _warm_up() -> tuple[bool, int]:
     """Import what kernels need and fill their shared caches, then freeze those objects: the
     collector never touches them again, so children share their memory pages instead of
-    copying them, and the per-fork zmq check only scans what was created since. Returns (ipykernel imported, zmq contexts
-    among the frozen objects)."""
+    copying them, and the per-fork zmq check only scans what was created since. Returns
+    (ipykernel imported, zmq contexts among the frozen objects)."""
     ready = True
     for name in WARM_MODULES:
         try:
