@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reportkit.render.document import BLOCKS_MIME, Block, blocks_of_notebook
+from reportkit.render.tables import column_units, text_columns, width_chars
 
 # -- GB/T 9704-2012 geometry: the print CSS, the Typst page and the DOCX styles -------------
 
@@ -43,8 +44,6 @@ PAGE_NUMBER_GAP_MM = 7.0  # below the text area
 # pages): the page number's line starts this far below the text area, so that the dash is
 # 7 mm below it (一字线上距版心下边缘7mm).
 PAGE_NUMBER_TOP_MM = round(PAGE_NUMBER_GAP_MM - PAGE_NUMBER_PT * 0.64 * 25.4 / 72, 2)
-TEXT_COLUMN_CHARS = 12  # a table column with longer cells holds text: left-aligned
-TABLE_CHARS = 36  # 12 pt characters across the 156 mm text area
 
 _PT_PER_MM = 72 / 25.4
 # Rounded down to 1/100 pt, so that 22 lines and 28 characters still fit after rounding.
@@ -90,47 +89,10 @@ def as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def width_chars(text: str) -> float:
-    """Width in body characters: ASCII letters and digits are half-width."""
-    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
-
-
-def text_columns(rows: Sequence[Sequence[Any]]) -> set[int]:
-    """Columns holding long text (topics), left-aligned; the same rule as blocks.html.j2."""
-    found: set[int] = set()
-    for row in rows:
-        for i, value in enumerate(row):
-            if value is not None and len(str(value)) > TEXT_COLUMN_CHARS:
-                found.add(i)
-    return found
-
-
 def column_widths(columns: Sequence[str], rows: Sequence[Sequence[Any]], total: int) -> list[int]:
-    """Column widths (adding up to about `total`) by content: short columns stay narrow and
-    topics get room.
-
-    The same rule as blocks.html.j2, in 12 pt characters: the widest body cell (ASCII counts
-    half; 2 to 24) or half the header (headers may wrap), plus 1.5 for padding. When they add
-    up to more than the 36 that fit, columns wider than 8 give up the excess in proportion,
-    and if that is not enough every column shrinks towards 3.5 (two characters and padding).
-    """
-    count = max([len(columns), *(len(r) for r in rows)])
-    need = [2.0] * count
-    for i, header in enumerate(columns):
-        need[i] = max(need[i], min(math.ceil(width_chars(as_text(header)) / 2), 24))
-    for row in rows:
-        for i, value in enumerate(row):
-            if value is not None:
-                need[i] = max(need[i], min(width_chars(str(value)), 24))
-    units = [n + 1.5 for n in need]
-    excess = sum(units) - TABLE_CHARS
-    flex = sum(u - 8 for u in units if u > 8)
-    if excess > 0 and flex > 0:
-        units = [max(u - excess * (u - 8) / flex, 8) if u > 8 else u for u in units]
-    floor = 3.5 * len(units)
-    if sum(units) > TABLE_CHARS and floor < TABLE_CHARS:  # shrink towards two characters each
-        k = (TABLE_CHARS - floor) / (sum(units) - floor)
-        units = [3.5 + (u - 3.5) * k for u in units]
+    """Column widths adding up to about `total`, by reportkit.render.tables.column_units
+    (the rule blocks.html.j2 uses too)."""
+    units = column_units(columns, rows)
     scale = total / sum(units)
     return [int(u * scale) for u in units]
 

@@ -43,6 +43,8 @@ from typing import Any
 import jinja2
 import yaml
 
+from reportkit.render.tables import column_units, text_columns
+
 BLOCKS_MIME = "application/vnd.reportkit.blocks+json"
 #: The cell tag that puts an analyst's Markdown cell, or a code cell's outputs, in the report.
 REPORT_TAG = "report"
@@ -59,12 +61,14 @@ Block = dict[str, Any]
 
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("reportkit", "templates/export"),
         autoescape=True,  # every text in a block may come from a workbook
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals.update(column_units=column_units, text_columns=text_columns)
+    return env
 
 
 def compile_blocks_template() -> Any:
