@@ -61,18 +61,24 @@ Block = dict[str, Any]
 
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("reportkit", "templates/export"),
         autoescape=True,  # every text in a block may come from a workbook
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    return env
+
+
+def compile_blocks_template() -> Any:
+    """The compiled template of blocks_to_html (Jinja keeps it once compiled)."""
+    return _environment().get_template("blocks.html.j2")
 
 
 def blocks_to_html(blocks: list[Block]) -> str:
     """An HTML fragment for blocks; all text escaped, images as data URIs (no external URL)."""
     laid_out = [_with_table_layout(b) if b.get("kind") == "table" else b for b in blocks]
-    return _environment().get_template("blocks.html.j2").render(blocks=laid_out)
+    return compile_blocks_template().render(blocks=laid_out)
 
 
 def _with_table_layout(block: Block) -> Block:

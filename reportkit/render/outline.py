@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from reportkit.analysis.claims import whole_percent
-from reportkit.render.document import Block, bundle
+from reportkit.render.document import Block, bundle, compile_blocks_template
 
 #: Parts of a unit report, in order; the notebook shows one per cell.
 PARTS: tuple[str, ...] = ("title", "part1", "part2", "part3", "signature", "appendix")
@@ -137,6 +137,16 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(cn_date=cn_date, percent=percent, join_cn=join_cn, period_zh=_period_zh)
     return env
+
+
+def compile_templates() -> None:
+    """Compile the wording templates and the blocks' HTML template now. A kernel's warm parent
+    (reportkit.run.kernels) calls this once, so that its forked kernels find them compiled:
+    compiling them took about a quarter of each unit's notebook time."""
+    env = _environment()
+    for name in env.list_templates(extensions=["j2"]):
+        env.get_template(name)
+    compile_blocks_template()
 
 
 class OutlineDocument:

@@ -43,7 +43,12 @@ WARM_MODULES = (
     "jinja2",
     "reportkit.report",
     "reportkit.render.summary",
+    "reportkit.notebook",
+    "matplotlib_inline.backend_inline",  # what use_report_figures sets up: inline SVG + PNG
+    "matplotlib.backends.backend_svg",
 )
+#: Called after the imports (module:function): caches that every kernel would fill the same way.
+WARM_CALLS = ("reportkit.render.outline:compile_templates",)
 #: Set before the imports, so that the libraries start no thread of their own in the parent.
 SINGLE_THREAD_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
@@ -80,10 +85,10 @@ def zmq_context_count() -> int:
 
 
 def _warm_up() -> tuple[bool, int]:
-    """Import what kernels need, then freeze those objects: the collector never touches them
-    again, so children share their memory pages instead of copying them, and the per-fork
-    zmq check only scans what was created since. Returns (ipykernel imported, zmq contexts
-    among the frozen objects)."""
+    """Import what kernels need and fill their shared caches, then freeze those objects: the
+    collector never touches them again, so children share their memory pages instead of
+    copying them, and the per-fork zmq check only scans what was created since. Returns
+    (ipykernel imported, zmq contexts among the frozen objects)."""
     ready = True
     for name in WARM_MODULES:
         try:
@@ -91,6 +96,12 @@ def _warm_up() -> tuple[bool, int]:
         except Exception:  # noqa: BLE001 - a kernel will meet and report the same error itself
             traceback.print_exc()
             ready = ready and not name.startswith("ipykernel")
+    for call in WARM_CALLS:
+        module, _, function = call.partition(":")
+        try:
+            getattr(importlib.import_module(module), function)()
+        except Exception:  # noqa: BLE001 - the kernel fills the cache itself then
+            traceback.print_exc()
     gc.collect()
     frozen_contexts = zmq_context_count()
     gc.freeze()
