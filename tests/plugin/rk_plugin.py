@@ -33,7 +33,7 @@ class SerialExecutor:
     """Runs each job when it is submitted, in this process: the smallest Executor there is."""
 
     def __init__(self, settings: ExecutorSettings) -> None:
-        start_worker_kernels(warm=False)  # makes the reportkit kernelspec findable
+        start_worker_kernels()  # makes the reportkit kernelspec findable
 
     def submit(self, job: UnitJob) -> Future[JobOutput]:
         future: Future[JobOutput] = Future()
@@ -43,6 +43,9 @@ class SerialExecutor:
 
     def as_completed(self, futures: Iterable[Future[JobOutput]]) -> Iterator[Future[JobOutput]]:
         yield from futures
+
+    def warm_up(self) -> None:
+        """Jobs run in this process, which is ready already."""
 
     def cancel(self) -> None:
         """Nothing runs between calls, so there is nothing to stop."""
