@@ -178,17 +178,6 @@ def test_same_report_same_bytes_two_days_apart(tmp_path: Path) -> None:
     assert first == second
 
 
-def test_is_cheap(docx_bytes: bytes) -> None:
-    import time
-
-    from reportkit.render.formats import render_formats
-
-    nb = sample.sample_notebook()
-    started = time.perf_counter()
-    render_formats(nb, ["docx"])
-    assert time.perf_counter() - started < 3  # ~0.1 s on the 2-core dev machine
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(
     shutil.which("soffice") is None or shutil.which("pdftotext") is None,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
@@ -83,17 +81,6 @@ def test_url_text_is_defused() -> None:
     assert "https://" not in page.lower()
     assert "http://" not in page.lower()
     assert "https&#58;//example.com" in page
-
-
-def test_is_cheap() -> None:
-    from reportkit.export.html import notebook_to_html
-
-    nb = sample_notebook()
-    notebook_to_html(nb)
-    started = time.perf_counter()
-    for _ in range(5):
-        notebook_to_html(nb)
-    assert (time.perf_counter() - started) / 5 < 0.2
 
 
 def test_block_mime_without_html_still_renders() -> None:
