@@ -1,34 +1,40 @@
-"""Row fingerprints stored at ingest equal those computed from a unit's rows as loaded."""
+"""The code fingerprint decides whether cached units are still current: every shipped file
+counts (a Typst template change must re-typeset), notebooks and checkpoints do not."""
 
 from __future__ import annotations
 
-import datetime as dt
+import shutil
+from pathlib import Path
 
-from reportkit.data.dataset import ingest_to_dataset, read_meta, unit_fingerprint, unit_fingerprints
+import pytest
 
-HEADER = ["日期", "单位", "党支部", "活动类型", "主题", "应到人数", "实到人数"]
-
-
-def rows(topic: str) -> list:
-    return [
-        HEADER,
-        [dt.datetime(2020, 1, 3), "甲局", "一支部", "主题党日", topic, 8, 8],
-        [dt.datetime(2020, 2, 3), "乙局", "二支部", "党课", "乙的党课", 6, None],
-        [dt.datetime(2020, 3, 3), "甲局", "", "中心组学习", "甲的学习", 9, 9],
-    ]
+from reportkit.run import fingerprints
 
 
-def test_stored_fingerprints_match_and_change_only_for_the_edited_unit(write_xlsx, tmp_path):
-    first = write_xlsx("a.xlsx", {"活动台账": rows("甲的主题党日")})
-    ingest_to_dataset([first], tmp_path / "ds")
-    stored = unit_fingerprints(tmp_path / "ds")
-    assert set(stored) == {"甲局", "乙局"}
-    assert "fingerprints" in read_meta(tmp_path / "ds")
-    for unit, value in stored.items():
-        assert unit_fingerprint(tmp_path / "ds", unit) == value
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    copy = tmp_path / "reportkit"
+    shutil.copytree(fingerprints.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(fingerprints, "PACKAGE_DIR", copy)
+    return copy
 
-    second = write_xlsx("b.xlsx", {"活动台账": rows("改过的主题")})
-    ingest_to_dataset([second], tmp_path / "ds")
-    changed = unit_fingerprints(tmp_path / "ds")
-    assert changed["甲局"] != stored["甲局"]
-    assert changed["乙局"] == stored["乙局"]
+
+@pytest.mark.parametrize(
+    "path",
+    ["templates/export/report.typ", "templates/index.js", "defaults/params.yaml", "run/lock.py"],
+)
+def test_a_change_to_a_shipped_file_changes_it(package: Path, path: str) -> None:
+    before = fingerprints.code_fingerprint()
+    with (package / path).open("a", encoding="utf-8") as f:
+        f.write("\n")
+    assert fingerprints.code_fingerprint() != before
+
+
+def test_notebooks_caches_and_checkpoints_play_no_part(package: Path) -> None:
+    before = fingerprints.code_fingerprint()
+    (package / "notebooks" / "unit_report.ipynb").write_text("{}", encoding="utf-8")
+    (package / "notebooks" / ".ipynb_checkpoints").mkdir()
+    (package / "notebooks" / ".ipynb_checkpoints" / "x.ipynb").write_text("{}", encoding="utf-8")
+    (package / "render" / "__pycache__").mkdir(exist_ok=True)
+    (package / "render" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    assert fingerprints.code_fingerprint() == before

@@ -11,15 +11,11 @@ rows, the formats) matches the last manifest and all its outputs are still on di
 
 from __future__ import annotations
 
-import datetime as dt
-import errno
-import fcntl
 import json
 import logging
 import os
-import signal
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,10 +40,10 @@ from reportkit.run.executors import (
     WorkerLost,
     executor_factory,
 )
-from reportkit.run.fingerprints import code_fingerprint, sha256_parts
+from reportkit.run.fingerprints import canonical, code_fingerprint, sha256_parts
+from reportkit.run.lock import out_lock, terminate_as_interrupt
 from reportkit.run.manifest import GOOD, PreviousRun, RunManifest, UnitResult
-
-LOCK_NAME = ".reportkit.lock"
+from reportkit.run.progress import ProgressBar
 
 log = logging.getLogger("reportkit.run")
 
@@ -83,59 +79,6 @@ class RunResult:
     @property
     def failed(self) -> list[UnitResult]:
         return [u for u in self.units if u.status == "failed"]
-
-
-# -- fingerprints ---------------------------------------------------------------------------
-
-
-def _canonical(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-
-
-# -- locking --------------------------------------------------------------------------------
-
-
-@contextmanager
-def out_lock(out: Path) -> Iterator[None]:
-    """One run per output folder. flock is released by the kernel when a run dies, so a killed
-    run never leaves a lock that blocks the next one."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        handle = open(out / LOCK_NAME, "a+")  # noqa: SIM115 - held for the whole run
-    except OSError as exc:
-        raise OutputError(f"无法创建输出目录 {out}：{os_reason(exc)}") from exc
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                handle.seek(0)
-                holder = handle.read().strip() or "未知进程"
-                raise OutputError(
-                    f"另一个 reportkit run 正在写入 {out}（{holder}），请等待其结束后再运行。"
-                ) from None
-            raise
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}，开始于 {dt.datetime.now():%Y-%m-%d %H:%M:%S}")
-        handle.flush()
-        yield
-    finally:
-        handle.close()
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so `kill` also stops a run cleanly with a consistent manifest."""
-
-    def interrupt(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # -- the driver -----------------------------------------------------------------------------
@@ -200,7 +143,7 @@ def run(options: RunOptions) -> RunResult:
         dataset_dir, issues = dataset.dir, dataset.issues
         all_units = list_units(dataset_dir)
         selected = _selected_units(options, params, all_units)
-        with out_lock(out), _terminate_as_interrupt():
+        with out_lock(out), terminate_as_interrupt():
             handler = _setup_log(out)
             try:
                 for issue in issues:
@@ -298,8 +241,8 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
         fingerprint = sha256_parts(
             plan.code.encode(),
             notebook_hash.encode(),
-            _canonical(p),
-            _canonical(period.to_json()),
+            canonical(p),
+            canonical(period.to_json()),
             rows_fingerprints[unit].encode(),
             ",".join(formats).encode(),
         )
@@ -333,7 +276,7 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
         )
     log.info("%d cached, %d to run", len(manifest.results), len(jobs))
     executor = plan.executor
-    bar = _Bar(len(selected), len(manifest.results), options.progress)
+    bar = ProgressBar(len(selected), len(manifest.results), options.progress)
     try:
         for result in _execute(jobs, executor, plan):
             manifest.record(result)
@@ -359,36 +302,6 @@ def _run_locked(plan: _Plan, selected: list[str], dirs: dict[str, str]) -> RunRe
     for r in ordered:
         log.info("%s: %s %.2fs%s", r.unit, r.status, r.seconds, f" — {r.error}" if r.error else "")
     return RunResult(out, ordered, summary, removed)
-
-
-class _Bar:
-    """The tqdm bar over every selected unit: cached units count as done from the start, and
-    the bar keeps the failed and cached counts in view."""
-
-    def __init__(self, total: int, cached: int, enabled: bool) -> None:
-        from tqdm import tqdm
-
-        self.failed, self.cached = 0, cached
-        self._bar = tqdm(
-            total=total,
-            initial=cached,
-            unit="单位",
-            desc="生成报告",
-            disable=not enabled,
-            dynamic_ncols=True,
-        )
-        self._bar.set_postfix_str(self._counts())
-
-    def _counts(self) -> str:
-        return f"失败 {self.failed}，未变化 {self.cached}"
-
-    def add(self, result: UnitResult) -> None:
-        self.failed += result.status == "failed"
-        self._bar.set_postfix_str(self._counts(), refresh=False)
-        self._bar.update()
-
-    def close(self) -> None:
-        self._bar.close()
 
 
 def _execute(jobs: list[UnitJob], executor: Executor, plan: _Plan) -> Iterator[UnitResult]:
@@ -453,7 +366,7 @@ def _run_summary(plan: _Plan, units: list[UnitResult], executor: Executor) -> Un
     fingerprint = sha256_parts(
         plan.code.encode(),
         sha256_parts(options.summary_notebook.read_bytes()).encode(),
-        _canonical(shared),
+        canonical(shared),
         ",".join(formats).encode(),
         *stats.values(),
     )
