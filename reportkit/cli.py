@@ -262,6 +262,13 @@ _PERIOD_END = click.option(
 _PERIOD_LABEL = click.option("--period-label", default=None, help="Period label used in the title.")
 
 
+def _seconds(flag: str, minimum: float, default: float, help: str) -> Callable[..., Any]:
+    """An option for a number of seconds, at least `minimum`, its default shown in --help."""
+    return click.option(
+        flag, type=click.FloatRange(minimum), default=default, show_default=True, help=help
+    )
+
+
 def _all_overrides(
     overrides: tuple[tuple[str, str], ...],
     period_start: str | None,
@@ -354,13 +361,7 @@ def params(
     help="Where validated datasets are kept between runs "
     "(default: $XDG_CACHE_HOME/reportkit, i.e. ~/.cache/reportkit).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(1),
-    default=600,
-    show_default=True,
-    help="Seconds a single notebook cell may run before the unit fails.",
-)
+@_seconds("--timeout", 1, 600, "Seconds a single notebook cell may run before the unit fails.")
 @click.option(
     "--notebook",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -381,12 +382,8 @@ def params(
     help="The dask scheduler to run on (--executor dask); default: a local cluster of --jobs "
     "worker processes.",
 )
-@click.option(
-    "--scheduler-timeout",
-    type=click.FloatRange(0.1),
-    default=10,
-    show_default=True,
-    help="Seconds to wait for the dask scheduler before giving up.",
+@_seconds(
+    "--scheduler-timeout", 0.1, 10, "Seconds to wait for the dask scheduler before giving up."
 )
 @click.option(
     "--prune",

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -67,56 +68,9 @@ _TEXT_WIDTHS: dict[str, float] = {
     "note": 20,
 }
 
-#: What to write in each column: (sheet name, field) -> 填写说明.
-_COLUMN_NOTES: dict[tuple[str, str], str] = {
-    ("活动台账", "date"): "活动举行的日期，格式见下方“日期写法”",
-    ("活动台账", "unit"): "单位全称，与「单位信息」表一致，如：国家税务总局某市税务局机关",
-    ("活动台账", "branch"): "举办活动的党支部；单位层面的活动（如中心组学习）留空",
-    ("活动台账", "type"): "从下拉列表选择；也可写“也可写作”中的同义词，见下方活动类型词表",
-    ("活动台账", "topic"): "学习或活动的主题，如：学习贯彻党的二十大精神",
-    ("活动台账", "expected"): "应参加人数，非负整数",
-    ("活动台账", "present"): "实际参加人数，非负整数，不大于应到人数",
-    ("活动台账", "hours"): "活动时长（小时），可为小数，如 1.5",
-    ("活动台账", "presenter"): "主持人或主讲人，建议填写职务（如：党委书记、支部书记、特邀专家）",
-    ("活动台账", "note"): "其他说明，如：线上开展、党委委员到会指导",
-    ("单位信息", "unit"): "单位全称，每个单位一行",
-    ("单位信息", "org_name"): "党组织全称，用于报告标题；留空时为“中共{单位}委员会”",
-    ("单位信息", "staff_total"): "机关工作人员总数，非负整数",
-    ("单位信息", "party_workers"): (
-        "专职党务工作人员数，非负整数（一般要求占 1%–2%，且不少于 1 人）"
-    ),
-    ("党员名册", "name"): "党员姓名（仅用于统计人数，报告中不显示）",
-    ("党员名册", "unit"): "所在单位全称",
-    ("党员名册", "branch"): "所在党支部",
-    ("党员名册", "category"): "正式党员或预备党员",
-    ("党员名册", "party_post"): (
-        "党内职务，如：支部书记、组织委员、宣传委员、纪检委员、党小组长；无则留空"
-    ),
-    ("党员名册", "full_time_party_worker"): "是否专职党务工作人员：是 / 否",
-    ("奖惩记录", "date"): "表彰、奖励或处理的日期",
-    ("奖惩记录", "unit"): "单位全称",
-    ("奖惩记录", "branch"): "所在党支部，可留空",
-    ("奖惩记录", "category"): "表彰、奖励，或第一种形态至第四种形态",
-    ("奖惩记录", "subject"): "对象（个人或集体；报告只统计次数，不显示姓名）",
-    ("奖惩记录", "reason"): "事由",
-    ("支部信息", "unit"): "单位全称",
-    ("支部信息", "branch"): "党支部名称，与「活动台账」中的写法一致",
-    ("支部信息", "founded"): "支部成立日期；报告期中途成立的支部，只核对成立后的完整月、季、年",
-    ("支部信息", "dissolved"): "支部撤销日期；未撤销的留空",
-}
-
-_SHEET_NOTES: dict[str, str] = {
-    "活动台账": "每行记录一次活动。",
-    "单位信息": "每个单位一行，用于报告标题和专职党务工作人员配备情况。",
-    "党员名册": "每名党员一行，用于统计正式党员人数（支委会要求）、党小组和专职党务人员。",
-    "奖惩记录": "每条表彰、奖励或“四种形态”处理一行。",
-    "支部信息": "可选。每个党支部一行；填写成立或撤销日期后，只在支部存续期内核对组织生活制度。",
-}
-
-_DATE_FORMS = (
-    "日期可以是 Excel 日期单元格、Excel 日期序号，或文本：2019-3-5、2019/03/05、2019.3.5、"
-    "2019年3月5日（全角数字亦可），后面可带时间（如 2019-3-5 14:30）。"
-)
+#: The notes of the 填写说明 sheet (per sheet, per column, and the date forms): wording, so it
+#: lives in a data file beside this module.
+_NOTES_FILE = Path(__file__).with_name("workbook_notes.yaml")
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -272,6 +226,7 @@ def _validation(column: Column, ranges: Mapping[Kind, str]) -> DataValidation | 
 def _fill_instructions(ws: Worksheet) -> None:
     """The 说明 sheet, generated from the schema and vocabulary so it cannot drift from them."""
     ws.title = INSTRUCTIONS_SHEET
+    notes = yaml.safe_load(_NOTES_FILE.read_text(encoding="utf-8"))
     ws.column_dimensions["A"].width = 20
     ws.column_dimensions["B"].width = 14
     ws.column_dimensions["C"].width = 36
@@ -311,19 +266,20 @@ def _fill_instructions(ws: Worksheet) -> None:
     for number, sheet in enumerate(SHEETS, start=1):
         aliases = f"（工作表也可命名为：{'、'.join(sheet.aliases)}）" if sheet.aliases else ""
         line(f"{_CN_NUMBERS[number]}、{sheet.name}{aliases}", bold=True, size=12)
-        line(_SHEET_NOTES.get(sheet.name, ""))
+        sheet_notes = notes["sheets"].get(sheet.name, {})
+        line(sheet_notes.get("note", ""))
         line("列名", "必填", "也可写作", "填写说明", bold=True)
         for column in sheet.columns:
             line(
                 column.header,
                 _required_word(sheet, column),
                 "、".join(column.aliases),
-                _COLUMN_NOTES.get((sheet.name, column.field), ""),
+                sheet_notes.get("columns", {}).get(column.field, ""),
             )
         row += 1
 
     line("日期写法", bold=True, size=12)
-    line(_DATE_FORMS)
+    line(notes["date_forms"])
     row += 1
 
     line("活动类型词表", bold=True, size=12)
