@@ -315,7 +315,8 @@ def test_new_aliases_are_read():
         "所在党组织": "branch",
         "主要内容": "topic",
     }
-    assert {word: activities.column_for(word).field for word in expect} == expect
+    read = {word: next(c.field for c in activities.columns if c.matches(word)) for word in expect}
+    assert read == expect
 
 
 def test_a_header_matching_two_contracts_is_an_error(tmp_path):

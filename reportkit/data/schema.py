@@ -53,9 +53,6 @@ class Sheet:
         reader names the unit (from 单位信息, the title rows or the file name)."""
         return self.table != "units"
 
-    def column_for(self, header: str) -> Column | None:
-        return next((c for c in self.columns if c.matches(header)), None)
-
     def matches(self, sheet_name: str) -> bool:
         key = normalize_name(sheet_name)
         return key in {normalize_name(word) for word in (self.name, *self.aliases)}

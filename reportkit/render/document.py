@@ -21,8 +21,8 @@ shows them and none can show markup from them):
     paragraph each, numbered "1." or bulleted "•") and tables. Code blocks are left out.
   - Outputs of code cells tagged `report`: images (a matplotlib figure: SVG, with its PNG kept
     for DOCX) become figures; `text/markdown` (IPython.display.Markdown) as above; `text/html`
-    (a pandas DataFrame or Styler, IPython.display.HTML) is sanitised: only the tags in
-    ALLOWED_TAGS keep a meaning (paragraphs, line breaks, bold lead, list items, tables), every
+    (a pandas DataFrame or Styler, IPython.display.HTML) is sanitised: only these tags keep
+    a meaning (paragraphs, line breaks, bold lead, list items, tables), every
     other tag is dropped and only its text kept (script and style content dropped too). A
     table's <caption> (Styler.set_caption) is its caption.
   - Quarto-style cell options at the top of such a code cell caption its outputs:
@@ -48,11 +48,6 @@ from reportkit.render.tables import as_text, column_widths, text_columns
 BLOCKS_MIME = "application/vnd.reportkit.blocks+json"
 #: The cell tag that puts an analyst's Markdown cell, or a code cell's outputs, in the report.
 REPORT_TAG = "report"
-#: HTML tags an analyst's HTML output keeps the meaning of; any other tag keeps only its text.
-ALLOWED_TAGS = frozenset(
-    {"p", "br", "b", "strong", "i", "em", "ul", "ol", "li"}
-    | {"table", "thead", "tbody", "tr", "th", "td"}
-)
 #: Cells that never reach a report, whatever their tags.
 _SKIPPED_TAGS = frozenset({"parameters", "injected-parameters"})
 
@@ -284,7 +279,7 @@ def _markdown_token(token: dict[str, Any], blocks: list[Block], prefix: str = ""
 
 
 class _HTMLBlocks(HTMLParser):
-    """Reads HTML into blocks; tags outside ALLOWED_TAGS keep only their text (see module doc)."""
+    """Reads HTML into blocks; other tags than the module doc lists keep only their text."""
 
     _DROPPED = frozenset({"script", "style", "template", "noscript", "svg", "math", "head"})
     _BREAKS = frozenset({"div", "section", "article", "h1", "h2", "h3", "h4", "h5", "h6"})
@@ -415,7 +410,7 @@ class _HTMLBlocks(HTMLParser):
 
 
 def html_blocks(html: str) -> list[Block]:
-    """Blocks for an HTML fragment, sanitised to text and ALLOWED_TAGS."""
+    """Blocks for an HTML fragment, sanitised to text and the tags the module doc lists."""
     parser = _HTMLBlocks()
     parser.feed(html)
     parser.close()
