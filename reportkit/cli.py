@@ -346,7 +346,8 @@ def params(
     "-j",
     type=click.IntRange(0, 256),
     default=0,
-    help="Worker processes (default: the CPU count).",
+    help="Units run at once, one worker process each (default: the CPU count plus one, "
+    "since a unit's kernel start leaves its core idle part of the time).",
 )
 @_PERIOD_START
 @_PERIOD_END
