@@ -63,6 +63,12 @@ class Summary(OutlineDocument):
             if e["status"] != NOT_APPLICABLE and (rule is None or e["rule"] == rule)
         ]
 
+    @classmethod
+    def _met(cls, unit: Mapping[str, Any], rule: str) -> tuple[int, int]:
+        """How many of a unit's judged entries for `rule` are met, out of how many."""
+        judged = cls._judged(unit, rule)
+        return sum(1 for e in judged if e["status"] == MET), len(judged)
+
     def compliance_rate(self, unit: Mapping[str, Any]) -> float | None:
         judged = self._judged(unit)
         return _share(
@@ -106,11 +112,8 @@ class Summary(OutlineDocument):
             )
         compliance_rows = []
         for u in self.units:
-            cells = []
-            for rule in rules:
-                judged = self._judged(u, rule)
-                met = sum(1 for e in judged if e["status"] == MET)
-                cells.append(f"{met}/{len(judged)}" if judged else "—")
+            counts = [self._met(u, rule) for rule in rules]
+            cells = [f"{met}/{total}" if total else "—" for met, total in counts]
             compliance_rows.append([self.short_name(u["unit"]), *cells])
         ranked = sorted(
             self.units,
@@ -160,14 +163,7 @@ class Summary(OutlineDocument):
         if part != "compliance" or not any(self._judged(u) for u in self.units):
             return {}
         rules = self._rules()
-        values = []
-        for u in self.units:
-            row = []
-            for rule in rules:
-                judged = self._judged(u, rule)
-                met = sum(1 for e in judged if e["status"] == MET)
-                row.append(_share(met, len(judged)))
-            values.append(row)
+        values = [[_share(*self._met(u, rule)) for rule in rules] for u in self.units]
         names = [self.short_name(u["unit"]) for u in self.units]
         return {
             "compliance": charts.heatmap(
