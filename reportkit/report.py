@@ -13,7 +13,8 @@ from typing import Any
 
 from reportkit.analysis import claims, stats
 from reportkit.analysis.norms import MET, NOT_APPLICABLE, period_label_zh
-from reportkit.data.dataset import UnitData, default_dataset, list_units, load_unit
+from reportkit.data.dataset import UnitData, default_dataset, load_unit
+from reportkit.data.dataset_meta import list_units
 from reportkit.data.vocabulary import (
     DISCIPLINE_ACTS,
     INTEGRATION_TYPES,

@@ -23,7 +23,8 @@ import pytest
 
 from reportkit.analysis import claims
 from reportkit.analysis.stats import compute_stats, sessions
-from reportkit.data.dataset import ingest_to_dataset, list_units
+from reportkit.data.dataset import ingest_to_dataset
+from reportkit.data.dataset_meta import list_units
 from reportkit.data.vocabulary import ACTIVITY_TYPES
 from reportkit.params import Period, load_params, unit_params
 from reportkit.render.outline import percent

@@ -11,8 +11,9 @@ import pytest
 
 from reportkit.data import dataset as dataset_module
 from reportkit.data import dataset_cache
-from reportkit.data.dataset import list_units, load_unit, read_meta, unit_fingerprints
+from reportkit.data.dataset import load_unit
 from reportkit.data.dataset_cache import LOCK, default_cache_dir, open_dataset
+from reportkit.data.dataset_meta import list_units, read_meta, unit_fingerprints
 from reportkit.data.ingest import reader
 from reportkit.errors import ValidationFailed
 

@@ -20,15 +20,13 @@ import pytest
 
 from reportkit.data import dataset as dataset_module
 from reportkit.data.dataset import (
-    TABLES,
     ingest_to_dataset,
-    list_units,
     load_tables,
     load_unit,
-    read_meta,
     read_part,
     unit_fingerprint,
 )
+from reportkit.data.dataset_meta import TABLES, list_units, read_meta
 from reportkit.data.ingest import IngestResult, read_workbooks
 from reportkit.data.schema import ACTIVITIES
 from reportkit.errors import Issue, UsageError, ValidationFailed

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from reportkit.analysis import stats
-from reportkit.data.dataset import ingest_to_dataset, list_units, load_unit
+from reportkit.data.dataset import ingest_to_dataset, load_unit
+from reportkit.data.dataset_meta import list_units
 from reportkit.data.vocabulary import SESSION_TYPES
 from reportkit.params import load_params, period_of, unit_params
 from reportkit.params_schema import leaf_paths, narrative_keys, schema

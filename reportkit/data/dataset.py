@@ -39,23 +39,17 @@ from reportkit.data.dataset_meta import (
     hash_sources,
     list_units,
     read_meta,
-    unit_fingerprints,
 )
 from reportkit.data.ingest import PROVENANCE, IngestResult, ParseCache, read_workbooks
 from reportkit.errors import Issue, OutputError, ReportkitError, UsageError, ValidationFailed
 
 __all__ = [
-    "DATASET_FORMAT",
-    "TABLES",
     "UnitData",
     "ingest_to_dataset",
-    "list_units",
     "load_tables",
     "load_unit",
-    "read_meta",
     "unit_dataset_files",
     "unit_fingerprint",
-    "unit_fingerprints",
 ]
 
 

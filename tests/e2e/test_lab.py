@@ -77,7 +77,7 @@ def lab(tmp_path):
 def test_run_all_in_jupyterlab_renders_the_report(lab, tmp_path, demo_workbook):
     url, token = lab
     reportkit("ingest", str(demo_workbook), "--out", "dataset", cwd=tmp_path)
-    from reportkit.data.dataset import list_units
+    from reportkit.data.dataset_meta import list_units
 
     unit = list_units(tmp_path / "dataset")[-1]
     dataset = tmp_path / "dataset"
