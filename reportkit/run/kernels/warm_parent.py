@@ -36,6 +36,17 @@ from typing import Any
 #: What a unit or summary notebook imports; a forked kernel finds them already loaded.
 WARM_MODULES = (
     "ipykernel.kernelapp",
+    # What IPKernelApp.initialize imports in every kernel (traitlets resolves the kernel class
+    # and the debugger lazily): 0.1 CPU-s per kernel, most of it debugpy, which starts no
+    # thread on import (the fork check would refuse to fork if it did).
+    "ipykernel.ipkernel",
+    "ipykernel.debugger",
+    "IPython.core.debugger",
+    "IPython.core.completerlib",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "tornado.platform.asyncio",
+    "faulthandler",
     "pandas",
     "pyarrow",
     "matplotlib",
@@ -54,6 +65,9 @@ SINGLE_THREAD_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "JE_ARROW_MALLOC_CONF": "background_thread:false",
 }
+#: Set in the parent too: debugpy logs its file-validation warning (which concerns breakpoints,
+#: and no report sets any) at debug level, instead of once per worker in run.log.
+QUIET_ENV = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 #: Set in each forked kernel's environment: what the parent held when it forked (for tests).
 FORK_INFO_ENV = "REPORTKIT_WARM_FORK"
 _PR_SET_PDEATHSIG = 1
@@ -215,7 +229,7 @@ class WarmParent:
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
-        env = {**os.environ, **SINGLE_THREAD_ENV}
+        env = {**os.environ, **SINGLE_THREAD_ENV, **QUIET_ENV}
         self.process = subprocess.Popen(
             # -P: nothing is imported from the worker's working directory.
             [sys.executable, "-P", "-c", _MAIN, str(theirs.fileno()), str(os.getpid())],
