@@ -17,7 +17,7 @@ from pathlib import Path
 
 from reportkit.run.kernels.warm_parent import WarmParent
 
-__all__ = ["KERNEL_NAME", "start_worker_kernels", "stop_worker_kernels"]
+__all__ = ["KERNEL_NAME", "prepare_spare_kernel", "start_worker_kernels", "stop_worker_kernels"]
 
 #: The kernelspec papermill is told to use.
 KERNEL_NAME = "reportkit"
@@ -52,6 +52,16 @@ def start_worker_kernels() -> None:
     if _warm_parent is None and fork_supported():
         _warm_parent = WarmParent()
         atexit.register(_warm_parent.close)
+        prepare_spare_kernel()  # forked as soon as the parent is warm, for the first unit
+
+
+def prepare_spare_kernel() -> None:
+    """Have the warm parent fork the next unit's kernel now (reportkit.run.kernels.spare):
+    after the parent is started, and whenever a unit's kernel is cleaned up."""
+    if _warm_parent is not None and not _warm_parent.has_spare():
+        from reportkit.run.kernels.spare import SpareKernel
+
+        _warm_parent.fork_spare(SpareKernel.prepare(KERNEL_NAME))
 
 
 def stop_worker_kernels() -> None:

@@ -10,6 +10,7 @@ than one thread), this is exactly jupyter_client's LocalProvisioner.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
 import signal
@@ -18,7 +19,11 @@ from typing import Any
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 
-from reportkit.run.kernels import current_warm_parent
+from reportkit.run.kernels import current_warm_parent, prepare_spare_kernel
+from reportkit.run.kernels.spare import SpareKernel, return_ports
+
+#: How long kill() waits for the kernel to be gone (jupyter_client itself waits up to 5 s).
+KILL_WAIT = 5.0
 
 
 class WarmForkProvisioner(LocalProvisioner):
@@ -26,6 +31,7 @@ class WarmForkProvisioner(LocalProvisioner):
 
     _pidfd: int | None = None
     _exit_code: int | None = None
+    _spare_file: str | None = None
 
     @property
     def has_process(self) -> bool:
@@ -37,7 +43,15 @@ class WarmForkProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         env = kwargs.get("env") or dict(os.environ)
         cwd = str(kwargs.get("cwd") or os.getcwd())
+        self._exit_code = None
+        self.cwd = cwd
         try:
+            spare = parent.take_spare()
+            if spare is not None:
+                km_file = self.parent.connection_file
+                if spare.serves(cmd, env, cwd, km_file, self.connection_info):
+                    return self._adopt(spare)
+                spare.discard()  # stale (other launch, or it died while idle): fork anew
             reply = parent.fork(cmd, env, cwd)
         except OSError as exc:
             reply = {"refused": f"warm parent unavailable: {exc}"}
@@ -46,13 +60,36 @@ class WarmForkProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         self.pid = self.pgid = reply["pid"]
         self._pidfd = os.pidfd_open(self.pid)
-        self._exit_code = None
-        self.cwd = cwd
+        return self.connection_info
+
+    def _adopt(self, spare: SpareKernel) -> KernelConnectionInfo:
+        """Take over a spare kernel; the kernel manager then adopts its connection info, and
+        the ports it had taken for the kernel it would have started go back to the cache."""
+        if self.ports_cached:
+            return_ports(self.connection_info)
+        self.ports_cached = True  # the spare's ports came from the cache: cleanup returns them
+        self.connection_info = spare.connection_info
+        self._spare_file = spare.connection_file
+        self.pid = self.pgid = spare.pid
+        self._pidfd = spare.pidfd
         return self.connection_info
 
     def _exited(self) -> bool:
         assert self._pidfd is not None
         return bool(select.select([self._pidfd], [], [], 0)[0])
+
+    async def _until_exited(self, timeout: float | None = None) -> None:
+        """Wait for the kernel to exit: its pidfd becomes readable then."""
+        assert self._pidfd is not None
+        if self._exited():
+            return
+        loop = asyncio.get_running_loop()
+        exited = loop.create_future()
+        loop.add_reader(self._pidfd, lambda: exited.done() or exited.set_result(None))
+        try:
+            await asyncio.wait_for(exited, timeout)
+        finally:
+            loop.remove_reader(self._pidfd)
 
     async def poll(self) -> int | None:
         if self._pidfd is None:
@@ -72,8 +109,8 @@ class WarmForkProvisioner(LocalProvisioner):
     async def wait(self) -> int | None:
         if self._pidfd is None:
             return await super().wait()
-        while (code := await self.poll()) is None:
-            await asyncio.sleep(0.05)
+        await self._until_exited()
+        code = await self.poll()
         self._close_pidfd()
         return code
 
@@ -89,9 +126,14 @@ class WarmForkProvisioner(LocalProvisioner):
         return None
 
     async def kill(self, restart: bool = False) -> None:
+        """SIGKILL, then wait (briefly) until it is gone: the kernel manager checks right
+        away, and would otherwise sleep 0.1 s before checking again."""
         if self._pidfd is None:
             return await super().kill(restart)
-        return await self.send_signal(signal.SIGKILL)
+        await self.send_signal(signal.SIGKILL)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await self._until_exited(KILL_WAIT)
+        return None
 
     async def terminate(self, restart: bool = False) -> None:
         if self._pidfd is None:
@@ -99,8 +141,15 @@ class WarmForkProvisioner(LocalProvisioner):
         return await self.send_signal(signal.SIGTERM)
 
     async def cleanup(self, restart: bool = False) -> None:
+        """Release this kernel's resources, then have the next unit's kernel forked: it starts
+        while this worker renders the unit that just ended."""
         self._close_pidfd()
+        if self._spare_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._spare_file)
+            self._spare_file = None
         await super().cleanup(restart)
+        prepare_spare_kernel()
 
     def _close_pidfd(self) -> None:
         if self._pidfd is not None:

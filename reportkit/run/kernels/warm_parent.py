@@ -31,7 +31,10 @@ import subprocess
 import sys
 import threading
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reportkit.run.kernels.spare import SpareKernel
 
 #: What a unit or summary notebook imports; a forked kernel finds them already loaded.
 WARM_MODULES = (
@@ -225,7 +228,9 @@ def serve(control: socket.socket, worker_pid: int) -> None:
 
 class WarmParent:
     """A pool worker's warm parent: started with subprocess (never forked from the worker),
-    ended when the worker closes it or dies."""
+    ended when the worker closes it or dies. It keeps at most one spare kernel (spare.py)
+    forked ahead of time; its fork request is sent without waiting, and the reply read before
+    the next exchange, so that asking for a spare never holds up the worker."""
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
@@ -241,15 +246,38 @@ class WarmParent:
         self._socket = ours
         self._stream = ours.makefile("rwb")
         self._lock = threading.Lock()
+        self._spare: SpareKernel | None = None
+        self._spare_unanswered = False
+        self._closed = False
 
-    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            self._stream.write(json.dumps(request).encode() + b"\n")
-            self._stream.flush()
-            line = self._stream.readline()
+    def _send(self, request: dict[str, Any]) -> None:
+        self._stream.write(json.dumps(request).encode() + b"\n")
+        self._stream.flush()
+
+    def _receive(self) -> dict[str, Any]:
+        line = self._stream.readline()
         if not line:
             raise ConnectionError("the warm parent has exited")
         return json.loads(line)
+
+    def _settle(self) -> None:
+        """Read the reply to the spare's fork request, if it is still unread (holding the lock)."""
+        if not self._spare_unanswered:
+            return
+        assert self._spare is not None
+        self._spare_unanswered = False
+        reply = self._receive()
+        if "pid" in reply:
+            self._spare.started(reply["pid"])
+        else:
+            self._spare.discard()
+            self._spare = None
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._settle()
+            self._send(request)
+            return self._receive()
 
     def fork(self, argv: list[str], env: dict[str, str], cwd: str) -> dict[str, Any]:
         """Fork a kernel running `argv`; the reply has "pid", or "refused" with a reason."""
@@ -259,11 +287,38 @@ class WarmParent:
         """The exit code of a kernel that has exited (None while the parent has not reaped it)."""
         return self._ask({"op": "status", "pid": pid})["status"]
 
-    def close(self) -> None:
-        """End of input makes the parent return; its kernels get SIGKILL with it."""
+    def has_spare(self) -> bool:
+        return self._spare is not None
+
+    def fork_spare(self, spare: SpareKernel) -> None:
+        """Have the parent fork `spare` now, without waiting for its reply; discard it if there
+        is a spare already or the parent is closed."""
         with self._lock:
+            if self._spare is None and not self._closed:
+                self._send(spare.request())
+                self._spare, self._spare_unanswered = spare, True
+                return
+        spare.discard()
+
+    def take_spare(self) -> SpareKernel | None:
+        """The spare kernel, now the caller's to use or discard (None if there is none)."""
+        with self._lock:
+            self._settle()
+            spare, self._spare = self._spare, None
+        return spare
+
+    def close(self) -> None:
+        """End of input makes the parent return; its kernels get SIGKILL with it. The spare is
+        killed, and its connection file removed, here."""
+        with self._lock:
+            self._closed = True
+            with contextlib.suppress(OSError):  # unread, the reply would reset the connection
+                self._settle()
+            spare, self._spare = self._spare, None
             self._stream.close()
             self._socket.close()
+        if spare is not None:  # without a reply (parent gone), it has died with the parent
+            spare.discard()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
