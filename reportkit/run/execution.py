@@ -188,6 +188,7 @@ def execute_job(job: UnitJob) -> JobOutput:
     from reportkit.export.html import page_links
     from reportkit.render.formats import render_formats
     from reportkit.run.kernels import KERNEL_NAME
+    from reportkit.run.kernels.manager import ReportKernelManager
 
     started = time.perf_counter()
     _NotebookCapture.install()
@@ -205,6 +206,7 @@ def execute_job(job: UnitJob) -> JobOutput:
                 executed,
                 parameters=_notebook_parameters(job, work),
                 kernel_name=KERNEL_NAME,
+                kernel_manager_class=ReportKernelManager,
                 progress_bar=False,
                 log_output=False,
                 request_save_on_cell_execute=False,

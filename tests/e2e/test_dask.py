@@ -103,7 +103,8 @@ def worker_pids(address: str) -> dict[str, int]:
 
 def kernels_of(pids: Iterable[int]) -> list[psutil.Process]:
     """The live kernels under these processes (a killed one not yet reaped is not live):
-    launched as `-m ipykernel_launcher`, or forked by a worker's warm parent."""
+    launched as `-m ipykernel_launcher`, or forked by a worker's warm parent, and serving a
+    unit: a client is connected to them (not to a spare one, forked ahead of the next unit)."""
     found = []
     for pid in pids:
         try:
@@ -117,7 +118,9 @@ def kernels_of(pids: Iterable[int]) -> list[psutil.Process]:
                 if "reportkit.run.kernels.warm_parent" in command and child.ppid() == pid:
                     warm_parents.add(child.pid)
                 elif "ipykernel" in command or child.ppid() in warm_parents:
-                    found.append(child)
+                    connections = child.net_connections(kind="tcp")
+                    if any(c.status == psutil.CONN_ESTABLISHED for c in connections):
+                        found.append(child)
             except psutil.Error:  # gone, or a zombie
                 continue
     return found

@@ -8,9 +8,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from reportkit.run import kernels
@@ -75,11 +77,13 @@ def test_each_unit_is_a_fresh_process_forked_by_the_warm_parent(
             monkeypatch.setenv(kernels.NO_FORK_ENV, "1")
         records = tmp_path / f"{mode}.jsonl"
         notebook = record_notebook(tmp_path, records)
-        out = tmp_path / mode
+        out, temp = tmp_path / mode, tmp_path / f"{mode}-tmp"
+        temp.mkdir()
         reportkit(
             "run", str(demo_workbook), "--out", str(out), "--notebook", str(notebook),
-            "--jobs", "1", cwd=tmp_path,
+            "--jobs", "1", cwd=tmp_path, env={"TMPDIR": str(temp)},
         )  # fmt: skip
+        assert not list(temp.iterdir())  # no spare kernel's connection file is left
         units = unit_names(demo_workbook)
         seen = read_records(records)
         assert sorted(r["unit"] for r in seen) == sorted(units)
@@ -250,3 +254,98 @@ def test_a_parent_holding_threads_falls_back_to_the_ordinary_launcher(worker_ker
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+# -- spare kernels: forked before they are asked for -----------------------------------------
+
+#: Which process runs the code, and what it finds of the kernel before it.
+WHO_CODE = """
+import os
+import reportkit.report as _module
+print(os.getpid(), os.getppid(), globals().get("_leak"), getattr(_module, "_leak", None))
+_leak = _module._leak = "set"
+"""
+
+
+def spare_of(parent: warm_parent.WarmParent) -> int:
+    """The warm parent's one live child while no kernel is in use: its spare kernel."""
+
+    def children() -> list[int]:
+        found = psutil.Process(parent.process.pid).children()
+        return [c.pid for c in found if c.status() != psutil.STATUS_ZOMBIE]
+
+    wait_for(lambda: len(children()) == 1, timeout=60)
+    return children()[0]
+
+
+def spare_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("reportkit-kernel-*.json"))
+
+
+def test_a_spare_kernel_serves_the_next_unit_as_a_fresh_process(
+    worker_kernels, tmp_path, monkeypatch
+):
+    """Each kernel the worker asks for was forked before the request (it is the spare the
+    warm parent already held), is the warm parent's child, sees nothing of the kernel before,
+    and leaves no connection file behind."""
+    from jupyter_client.manager import start_new_kernel
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    parent = worker_kernels()
+    pids = []
+    for _ in range(2):
+        spare = spare_of(parent)
+        (connection_file,) = spare_files(tmp_path)
+        km, kc = start_new_kernel(kernel_name=KERNEL_NAME, startup_timeout=120)
+        try:
+            _, printed = run_code(kc, WHO_CODE)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+        pid, ppid, leaked_global, leaked_module = printed.split()
+        assert int(pid) == spare
+        assert int(ppid) == parent.process.pid
+        assert (leaked_global, leaked_module) == ("None", "None")
+        assert not alive(spare)
+        assert connection_file not in spare_files(tmp_path)
+        pids.append(spare)
+    assert pids[0] != pids[1]
+
+
+def test_a_spare_that_died_while_idle_is_not_used(worker_kernels, tmp_path, monkeypatch):
+    from jupyter_client.manager import start_new_kernel
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    parent = worker_kernels()
+    dead = spare_of(parent)
+    os.kill(dead, signal.SIGKILL)
+    wait_for(lambda: not alive(dead), timeout=30)
+    km, kc = start_new_kernel(kernel_name=KERNEL_NAME, startup_timeout=120)
+    try:
+        assert not spare_files(tmp_path)  # the dead spare's file is gone, no new spare yet
+        _, printed = run_code(kc, WHO_CODE)
+        pid, ppid, *_ = printed.split()
+        assert int(pid) not in (dead, parent.process.pid)
+        assert int(ppid) == parent.process.pid
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert spare_of(parent) != dead  # replaced once the kernel was cleaned up
+
+
+def test_no_spare_kernel_or_connection_file_is_left_after_the_worker_closes(
+    worker_kernels, tmp_path, monkeypatch
+):
+    from jupyter_client.manager import start_new_kernel
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    parent = worker_kernels()
+    km, kc = start_new_kernel(kernel_name=KERNEL_NAME, startup_timeout=120)
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)  # the next spare is forked now
+    spare = spare_of(parent)
+    assert len(spare_files(tmp_path)) == 1
+    kernels.stop_worker_kernels()
+    assert parent.process.returncode is not None
+    wait_for(lambda: not alive(spare), timeout=30)
+    assert not spare_files(tmp_path)

@@ -2,6 +2,10 @@
 that process starts as a copy of one that has already imported ipykernel, pandas, pyarrow,
 matplotlib and reportkit, instead of paying about 1.5 CPU-s to import them again.
 
+The warm parent also forks each kernel before it is asked for (a spare: see
+reportkit.run.kernels.spare), the first as soon as it is warm, each next one when a unit's
+kernel is cleaned up, so that the kernel's start overlaps the worker's rendering of that unit.
+
 A pool worker calls `start_worker_kernels()` once, in its initialiser, and papermill runs
 notebooks with `kernel_name=KERNEL_NAME`. That kernelspec lives in this package's `jupyter/`
 folder, which only the worker's JUPYTER_PATH names, and selects the `reportkit-warm-fork`

@@ -2,9 +2,11 @@
 
 The forked kernel is the warm parent's child, not ours, so we cannot wait() for it: liveness
 comes from a pidfd (readable once the process has exited), signals go to its process group
-(it calls setsid), and the exit code comes from the warm parent, which reaps it. Wherever the
-fork cannot be used (no warm parent, REPORTKIT_NO_FORK=1, not Linux, a parent that holds more
-than one thread), this is exactly jupyter_client's LocalProvisioner.
+(it calls setsid), and the exit code comes from the warm parent, which reaps it. When the warm
+parent holds a spare kernel forked for this very launch (spare.py), that one is handed over
+instead, and each cleanup has the next spare forked. Wherever the fork cannot be used (no warm
+parent, REPORTKIT_NO_FORK=1, not Linux, a parent that holds more than one thread), this is
+exactly jupyter_client's LocalProvisioner.
 """
 
 from __future__ import annotations

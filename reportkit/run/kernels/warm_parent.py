@@ -9,6 +9,8 @@ Requests and replies are JSON lines over a Unix socket pair:
   1, "zmq_contexts": 0}``, or ``{"refused": reason}`` when forking would not be safe;
 - ``{"op": "status", "pid": N}`` answers ``{"status": exit code or null while it runs}``.
 
+A spare kernel (spare.py) is an ordinary fork request whose reply the worker reads later.
+
 Why the rules below: a process may only fork safely while it holds a single thread (a lock held
 by another thread stays locked forever in the child) and no zmq context (its I/O threads and
 sockets are not copied). So the parent never starts a thread and never touches zmq; OpenBLAS
