@@ -101,6 +101,13 @@ def worker_pids(address: str) -> dict[str, int]:
         return client.run(os.getpid)
 
 
+def has_client(kernel: psutil.Process) -> bool:
+    """A TCP connection from another process (a kernel also connects to itself)."""
+    connections = kernel.net_connections(kind="tcp")
+    own = {c.laddr for c in connections}
+    return any(c.status == psutil.CONN_ESTABLISHED and c.raddr not in own for c in connections)
+
+
 def kernels_of(pids: Iterable[int]) -> list[psutil.Process]:
     """The live kernels under these processes (a killed one not yet reaped is not live):
     launched as `-m ipykernel_launcher`, or forked by a worker's warm parent, and serving a
@@ -117,10 +124,8 @@ def kernels_of(pids: Iterable[int]) -> list[psutil.Process]:
                 command = " ".join(child.cmdline())
                 if "reportkit.run.kernels.warm_parent" in command and child.ppid() == pid:
                     warm_parents.add(child.pid)
-                elif "ipykernel" in command or child.ppid() in warm_parents:
-                    connections = child.net_connections(kind="tcp")
-                    if any(c.status == psutil.CONN_ESTABLISHED for c in connections):
-                        found.append(child)
+                elif ("ipykernel" in command or child.ppid() in warm_parents) and has_client(child):
+                    found.append(child)
             except psutil.Error:  # gone, or a zombie
                 continue
     return found

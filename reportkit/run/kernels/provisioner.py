@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import select
 import signal
 from typing import Any
 
@@ -23,6 +22,7 @@ from jupyter_client.provisioning import LocalProvisioner
 
 from reportkit.run.kernels import current_warm_parent, prepare_spare_kernel
 from reportkit.run.kernels.spare import SpareKernel, return_ports
+from reportkit.run.kernels.warm_parent import pidfd_exited
 
 #: How long kill() waits for the kernel to be gone (jupyter_client itself waits up to 5 s).
 KILL_WAIT = 5.0
@@ -78,7 +78,7 @@ class WarmForkProvisioner(LocalProvisioner):
 
     def _exited(self) -> bool:
         assert self._pidfd is not None
-        return bool(select.select([self._pidfd], [], [], 0)[0])
+        return pidfd_exited(self._pidfd)
 
     async def _until_exited(self, timeout: float | None = None) -> None:
         """Wait for the kernel to exit: its pidfd becomes readable then."""

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
 import tempfile
 from dataclasses import dataclass
-from typing import Any
 
 from jupyter_client.connect import (
     KernelConnectionInfo,
@@ -30,6 +28,8 @@ from jupyter_client.connect import (
 from jupyter_client.localinterfaces import localhost
 from jupyter_client.manager import KernelManager
 from jupyter_client.session import new_id_bytes
+
+from reportkit.run.kernels.warm_parent import pidfd_exited
 
 #: Connection settings a request must share with the spare (no CurveZMQ keys on either side).
 _SETTINGS = ("transport", "ip", "signature_scheme", "curve_publickey")
@@ -71,17 +71,12 @@ class SpareKernel:
         argv = KernelManager(kernel_name=kernel_name, connection_file=path).format_kernel_cmd()
         return cls(argv, dict(os.environ), os.getcwd(), path, info)
 
-    def request(self) -> dict[str, Any]:
-        """The warm parent's fork request for this kernel."""
-        return {"op": "fork", "argv": self.argv, "env": self.env, "cwd": self.cwd}
-
     def started(self, pid: int) -> None:
         self.pid = pid
         self.pidfd = os.pidfd_open(pid)
 
     def alive(self) -> bool:
-        """Still running: its pidfd is not readable yet (it becomes readable at exit)."""
-        return self.pidfd is not None and not select.select([self.pidfd], [], [], 0)[0]
+        return self.pidfd is not None and not pidfd_exited(self.pidfd)
 
     def serves(
         self,
@@ -100,10 +95,6 @@ class SpareKernel:
             and self.alive()
         )
 
-    def remove_file(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(self.connection_file)
-
     def discard(self) -> None:
         """Kill it if it runs (the warm parent reaps it), remove its file, return its ports."""
         if self.pidfd is not None:
@@ -111,7 +102,8 @@ class SpareKernel:
                 signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
             os.close(self.pidfd)
             self.pidfd = None
-        self.remove_file()
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.connection_file)
         return_ports(self.connection_info)
 
 

@@ -27,6 +27,7 @@ import importlib
 import json
 import os
 import runpy
+import select
 import signal
 import socket
 import subprocess
@@ -90,6 +91,11 @@ def die_with_parent(parent_pid: int) -> None:
 def thread_count() -> int:
     """Threads of this process as the OS sees them, native ones (BLAS, allocators) included."""
     return len(os.listdir("/proc/self/task"))
+
+
+def pidfd_exited(pidfd: int) -> bool:
+    """Whether the process behind a pidfd has exited (its pidfd is readable from then on)."""
+    return bool(select.select([pidfd], [], [], 0)[0])
 
 
 def zmq_context_count() -> int:
@@ -228,6 +234,10 @@ def serve(control: socket.socket, worker_pid: int) -> None:
 # -- the worker's handle --------------------------------------------------------------------
 
 
+def _fork_request(argv: list[str], env: dict[str, str], cwd: str) -> dict[str, Any]:
+    return {"op": "fork", "argv": argv, "env": env, "cwd": cwd}
+
+
 class WarmParent:
     """A pool worker's warm parent: started with subprocess (never forked from the worker),
     ended when the worker closes it or dies. It keeps at most one spare kernel (spare.py)
@@ -283,7 +293,7 @@ class WarmParent:
 
     def fork(self, argv: list[str], env: dict[str, str], cwd: str) -> dict[str, Any]:
         """Fork a kernel running `argv`; the reply has "pid", or "refused" with a reason."""
-        return self._ask({"op": "fork", "argv": argv, "env": env, "cwd": cwd})
+        return self._ask(_fork_request(argv, env, cwd))
 
     def exit_status(self, pid: int) -> int | None:
         """The exit code of a kernel that has exited (None while the parent has not reaped it)."""
@@ -297,7 +307,7 @@ class WarmParent:
         is a spare already or the parent is closed."""
         with self._lock:
             if self._spare is None and not self._closed:
-                self._send(spare.request())
+                self._send(_fork_request(spare.argv, spare.env, spare.cwd))
                 self._spare, self._spare_unanswered = spare, True
                 return
         spare.discard()
