@@ -144,13 +144,15 @@ def branch_names(frame: pd.DataFrame) -> pd.Series:
     return frame["branch"].astype("str").fillna("").str.strip()
 
 
-def period_keys_of(dates: pd.Series, per: str) -> list[str]:
-    """period_key of every date in a column without missing dates, formatted once per distinct
-    month rather than once per row."""
+def period_keys_of(dates: pd.Series, per: str) -> list[str | None]:
+    """period_key of every date in a column (None where it is missing), formatted once per
+    distinct month rather than once per row."""
     dates = pd.to_datetime(dates)
-    months = (dates.dt.year * 12 + dates.dt.month - 1).tolist()
-    labels = {m: period_key(dt.date(m // 12, m % 12 + 1, 1), per) for m in set(months)}
-    return [labels[m] for m in months]
+    months = (dates.dt.year * 12 + dates.dt.month - 1).astype("Int64").tolist()
+    labels = {
+        m: period_key(dt.date(m // 12, m % 12 + 1, 1), per) for m in set(months) if m is not pd.NA
+    }
+    return [labels.get(m) for m in months]
 
 
 def _rule_types(name: str, rule: Mapping[str, Any]) -> list[str]:
@@ -181,7 +183,7 @@ def full_member_counts(members: pd.DataFrame | None) -> dict[str, int | None]:
     else:
         category = pd.Series(None, index=members.index, dtype=object)
     table = pd.DataFrame({"known": category.notna(), "full": category == "正式党员"})
-    sums = table.groupby(branch.to_numpy(), sort=False).sum()
+    sums = table.groupby(branch, sort=False).sum()
     return {
         str(name): int(full) if known else None
         for name, known, full in zip(sums.index, sums["known"], sums["full"], strict=True)

@@ -205,13 +205,17 @@ def sessions(
     def text(column: str) -> list[str]:
         if column not in frame.columns:
             return [""] * len(frame)
-        col = frame[column].astype(object)
-        return ["" if pd.isna(v) else str(v) for v in col]
+        return [str(v) for v in frame[column].astype(object).fillna("").tolist()]
 
     return [
-        {"date": day.date().isoformat(), "type": t, "topic": tp, "presenter": pr, "branch": br}
+        {"date": day, "type": t, "topic": tp, "presenter": pr, "branch": br}
         for day, t, tp, pr, br in zip(
-            frame["_day"], frame["type"], text("topic"), text("presenter"), branch, strict=True
+            frame["_day"].dt.strftime("%Y-%m-%d").tolist(),
+            frame["type"].tolist(),
+            text("topic"),
+            text("presenter"),
+            branch.tolist(),
+            strict=True,
         )
     ]
 
@@ -403,8 +407,8 @@ def discipline_stats(discipline: pd.DataFrame, period: PeriodLike) -> dict[str, 
 def research(activities: pd.DataFrame, period: PeriodLike) -> dict[str, Any]:
     """调研 in the period, per year and per branch, with a yearly average over the period."""
     rows = activities[(activities["type"] == RESEARCH_TYPE).fillna(False).astype(bool)]
-    years = pd.to_datetime(rows["date"]).dt.year.astype("Int64").astype(str)
-    by_year = {y: int((years == y).sum()) for y in _years(period)}
+    per_year = Counter(period_keys_of(rows["date"], "year"))
+    by_year = {y: per_year[y] for y in _years(period)}
     branch = branch_names(rows).replace("", UNIT_LEVEL)
     span_years = ((period.end - period.start).days + 1) / 365.25
     return {
