@@ -147,12 +147,10 @@ def branch_names(frame: pd.DataFrame) -> pd.Series:
 def period_keys_of(dates: pd.Series, per: str) -> list[str | None]:
     """period_key of every date in a column (None where it is missing), formatted once per
     distinct month rather than once per row."""
-    dates = pd.to_datetime(dates)
-    months = (dates.dt.year * 12 + dates.dt.month - 1).astype("Int64").tolist()
-    labels = {
-        m: period_key(dt.date(m // 12, m % 12 + 1, 1), per) for m in set(months) if m is not pd.NA
-    }
-    return [labels.get(m) for m in months]
+    months = pd.to_datetime(dates).to_numpy(dtype="datetime64[M]")
+    distinct, position = np.unique(months, return_inverse=True)
+    labels = [None if np.isnat(m) else period_key(m.astype(dt.date), per) for m in distinct]
+    return np.array(labels, dtype=object)[position].tolist()
 
 
 def _rule_types(name: str, rule: Mapping[str, Any]) -> list[str]:
