@@ -25,8 +25,6 @@ from reportkit.render.document import Block
 from reportkit.render.fonts import configure_matplotlib
 
 PNG_DPI = 200
-#: The margin bbox_inches="tight" leaves around what is drawn (matplotlib's savefig.pad_inches).
-TIGHT_PAD_INCHES = 0.1
 _SVG_VIEWPORT = re.compile(rb'width="[^"]*" height="[^"]*" viewBox="[^"]*"')
 _PALETTE = ("#b22222", "#d2691e", "#daa520", "#4682b4", "#2e8b57", "#6a5acd", "#708090")
 
@@ -43,7 +41,9 @@ def _figure_block(fig: Figure, caption: str, render: Mapping[str, Any] | None) -
     measured: list[Bbox] = []
 
     def measure(event: DrawEvent) -> None:
-        measured.append(fig.get_tightbbox(event.renderer).padded(TIGHT_PAD_INCHES))
+        # The margin bbox_inches="tight" leaves too.
+        pad = matplotlib.rcParams["savefig.pad_inches"]
+        measured.append(fig.get_tightbbox(event.renderer).padded(pad))
 
     # Labels may reach past the figure's edge (the crop keeps them): so may its white ground.
     fig.patch.set_bounds(-1, -1, 3, 3)
