@@ -26,3 +26,13 @@ def use_report_figures(params: Mapping[str, Any] | None = None) -> None:
     configure_matplotlib(render.get("fonts") or None)
     matplotlib.rcParams["svg.hashsalt"] = "reportkit"
     set_matplotlib_formats("svg", "png", bbox_inches="tight", metadata={"Date": None})
+
+
+def read_backend_entry_points() -> None:
+    """Have matplotlib read the backends that packages declare (entry points), which
+    `%matplotlib inline` does on first use: a kernel's warm parent calls this once for all."""
+    try:
+        from matplotlib.backends.registry import backend_registry
+    except ImportError:  # matplotlib before 3.9 reads no entry points
+        return
+    backend_registry.resolve_gui_or_backend("inline")

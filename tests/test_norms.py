@@ -7,6 +7,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reportkit.analysis.norms import (
     MET,
@@ -372,3 +374,42 @@ def test_staffing_falls_back_to_roster_flags() -> None:
     assert result["party_workers"] == 2
     assert result["party_workers_source"] == "党员名册"
     assert result["within_norm"] is True
+
+
+PROPERTY_NORMS = {
+    "党课": {"per": "quarter", "min": 1},
+    "主题党日": {"per": "month", "min": 2, "since": "2018-10-28"},
+    "组织生活会": {"per": "year", "min": 1, "type": ["组织生活会", "民主评议党员"]},
+    "中心组学习": {"per": "month", "min": 1, "scope": "unit"},
+}
+
+
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.dates(D(2017, 11, 1), D(2020, 2, 28)).map(D.isoformat),
+            st.sampled_from(["一支部", "二支部", "", None]),
+            st.sampled_from(["党课", "主题党日", "组织生活会", "民主评议党员", "中心组学习", None]),
+        ),
+        max_size=40,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_rule_tallies_count_each_rows_period(rows: list[tuple[str, str | None, str]]) -> None:
+    """Each entry's activities and shortfalls, from rows counted one by one."""
+    period = Period(D(2018, 1, 1), D(2019, 12, 31), "x")
+    entries = check_compliance(acts(rows), ["一支部", "二支部"], period, PROPERTY_NORMS)
+    assert len(entries) == 2 * 3 + 1
+    for entry in entries:
+        rule = PROPERTY_NORMS[entry["rule"]]
+        types = rule.get("type") or [entry["rule"]]
+        since = D.fromisoformat(rule["since"]) if "since" in rule else None
+        keys = judged_periods(period.start, period.end, rule["per"], since)
+        tally = dict.fromkeys(keys, 0)
+        for day, branch, type_ in rows:
+            key = period_key(D.fromisoformat(day), rule["per"])
+            mine = entry["scope"] == "unit" or (branch or "").strip() == entry["branch"]
+            if mine and type_ in types and key in tally:
+                tally[key] += 1
+        assert entry["activities"] == sum(tally.values())
+        assert entry["shortfall_periods"] == [k for k, n in tally.items() if n < rule["min"]]

@@ -8,6 +8,8 @@ import math
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reportkit.analysis.norms import SHORT, UNIT_LEVEL
 from reportkit.analysis.stats import (
@@ -333,3 +335,52 @@ def test_branch_natural_order() -> None:
         "第十党支部",
         "第十一党支部",
     ]
+
+
+# --------------------------------------------------------------------------- grouped counts
+
+#: Rows for the property test: a few branches (blank = unit level), canonical and unexpected types
+#: (an empty or missing type too), dates either side of PERIOD, so groups tie and some are empty.
+LOG_ROWS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "date": st.dates(D(2017, 11, 1), D(2020, 2, 28)).map(D.isoformat),
+            "branch": st.sampled_from(["一支部", "二支部", "第十支部", "", None]),
+            "type": st.sampled_from(["主题党日", "党课", "支委会", "调研", "自定义活动", "", None]),
+        }
+    ),
+    max_size=40,
+)
+
+
+def _value_counts(types: pd.Series) -> list[tuple[str, int]]:
+    """What each group's counts must equal: pandas value_counts, order included."""
+    return [(str(t), int(n)) for t, n in types.value_counts().items()]
+
+
+@given(rows=LOG_ROWS)
+@settings(max_examples=60, deadline=None)
+def test_grouped_counts_equal_value_counts_per_group(rows: list[dict]) -> None:
+    """Counts by month, year and branch, taken in one pass, are each group's value_counts."""
+    log = activities(rows) if rows else LOG.iloc[0:0]
+    result = compute_stats(Unit("甲局", log), PERIOD, load_params())
+    inside = log[(log["date"] >= "2018-01-01") & (log["date"] <= "2019-12-31")]
+    months = inside["date"].dt.strftime("%Y-%m")
+    assert {m: list(c.items()) for m, c in result["counts_by_month"].items()} == {
+        m: _value_counts(inside.loc[months == m, "type"]) for m in sorted(months.unique())
+    }
+    assert list(result["counts_by_month"]) == sorted(months.unique())
+    types = result["types"]
+    years = inside["date"].dt.year.astype(str)
+    for year, counts in result["counts_by_year"].items():
+        found = dict(_value_counts(inside.loc[years == year, "type"]))
+        assert [(t, n) for t, n in counts.items() if t in types] == [
+            (t, found.get(t, 0)) for t in types
+        ]
+        assert [(t, n) for t, n in counts.items() if t not in types] == [
+            (t, n) for t, n in found.items() if t and t not in types
+        ]
+    branch = inside["branch"].fillna("").str.strip()
+    for name, counts in result["counts_by_branch"].items():
+        rows_of = inside.loc[branch == ("" if name == UNIT_LEVEL else name), "type"]
+        assert sum(counts.values()) == sum(n for t, n in _value_counts(rows_of) if t)

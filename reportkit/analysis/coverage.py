@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from reportkit.analysis.norms import in_period, iso_day
+from reportkit.analysis.norms import in_period, iso_day, period_keys_of
 from reportkit.errors import Issue
 from reportkit.params import PeriodLike
 
@@ -35,7 +35,7 @@ def log_coverage(
     inside = activities[in_period(activities, period)] if len(activities) else activities
     days = pd.to_datetime(inside["date"]).dropna() if len(inside) else pd.Series(dtype=object)
     months = _months(period.start, period.end)
-    active = set(days.dt.strftime("%Y-%m")) if len(days) else set()
+    active = set(period_keys_of(days, "month"))
     runs: list[list[str]] = []  # consecutive months without a row
     for i, month in enumerate(months):
         if month in active:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reportkit.errors import UsageError
@@ -142,15 +144,13 @@ def branch_names(frame: pd.DataFrame) -> pd.Series:
     return frame["branch"].astype("str").fillna("").str.strip()
 
 
-def _keys(dates: pd.Series, per: str) -> pd.Series:
-    """Vectorised period_key for a datetime column."""
-    dates = pd.to_datetime(dates)
-    years = dates.dt.year.astype("Int64").astype(str)
-    if per == "month":
-        return years + "-" + dates.dt.month.astype("Int64").astype(str).str.zfill(2)
-    if per == "quarter":
-        return years + "Q" + dates.dt.quarter.astype("Int64").astype(str)
-    return years
+def period_keys_of(dates: pd.Series, per: str) -> list[str | None]:
+    """period_key of every date in a column (None where it is missing), formatted once per
+    distinct month rather than once per row."""
+    months = pd.to_datetime(dates).to_numpy(dtype="datetime64[M]")
+    distinct, position = np.unique(months, return_inverse=True)
+    labels = [None if np.isnat(m) else period_key(m.astype(dt.date), per) for m in distinct]
+    return np.array(labels, dtype=object)[position].tolist()
 
 
 def _rule_types(name: str, rule: Mapping[str, Any]) -> list[str]:
@@ -180,13 +180,13 @@ def full_member_counts(members: pd.DataFrame | None) -> dict[str, int | None]:
         category = members["category"].astype(object)
     else:
         category = pd.Series(None, index=members.index, dtype=object)
-    counts: dict[str, int | None] = {}
-    for name, cats in category.groupby(branch, sort=False):
-        if not name:
-            continue
-        known = cats[cats.notna()]
-        counts[str(name)] = int((known == "正式党员").sum()) if len(known) else None
-    return counts
+    table = pd.DataFrame({"known": category.notna(), "full": category == "正式党员"})
+    sums = table.groupby(branch, sort=False).sum()
+    return {
+        str(name): int(full) if known else None
+        for name, known, full in zip(sums.index, sums["known"], sums["full"], strict=True)
+        if name
+    }
 
 
 def branches_with_groups(activities: pd.DataFrame, members: pd.DataFrame | None) -> set[str]:
@@ -259,7 +259,7 @@ def check_compliance(
     grouped = branches_with_groups(activities, members) if needs_groups else set()
 
     dated = activities[activities["date"].notna()] if len(activities) else activities
-    branch_of = branch_names(dated) if len(dated) else pd.Series(dtype=object)
+    rows = _DatedRows(dated)
 
     entries: list[dict[str, Any]] = []
     unit_entries: list[dict[str, Any]] = []
@@ -269,17 +269,14 @@ def check_compliance(
         since = optional_date(rule.get("since"), f"norms.{name}.since")
         until = optional_date(rule.get("until"), f"norms.{name}.until")
         keys = judged_periods(period.start, period.end, per, since, until)
-        if len(dated):
-            of_type = dated["type"].isin(_rule_types(name, rule)).fillna(False).astype(bool)
-            rows = dated[of_type]
-            counts = pd.DataFrame({"branch": branch_of[of_type], "key": _keys(rows["date"], per)})
-        else:
-            counts = pd.DataFrame({"branch": [], "key": []})
+        counts = rows.counts(_rule_types(name, rule), per)
         base = {"rule": name, "per": per, "min": minimum}
         no_window = _no_window_reason(period, per, since, until) if not keys else None
 
         if rule.get("scope", "branch") == "unit":
-            tally = counts["key"].value_counts().to_dict()
+            tally: Counter[str] = Counter()
+            for (_, key), n in counts.items():
+                tally[key] += n
             unit_entries.append(
                 {"branch": UNIT_LEVEL, "scope": "unit", **base}
                 | _judge(keys, tally, minimum, per, no_window)
@@ -287,8 +284,8 @@ def check_compliance(
             continue
 
         tallies: dict[str, dict[str, int]] = {}
-        for (branch, key), n in counts.groupby(["branch", "key"]).size().items():
-            tallies.setdefault(branch, {})[key] = int(n)
+        for (branch, key), n in counts.items():
+            tallies.setdefault(branch, {})[key] = n
         min_full = rule.get("min_full_members")
         for branch in branches:
             entry: dict[str, Any] = {"branch": branch, "scope": "branch", **base}
@@ -314,6 +311,25 @@ def check_compliance(
     position = {b: i for i, b in enumerate(branches)}
     entries.sort(key=lambda e: (position[e["branch"]], order[e["rule"]]))
     return entries + unit_entries
+
+
+class _DatedRows:
+    """A unit's dated activity rows as plain arrays, so that each rule's counts per branch and
+    calendar unit take one pass over them rather than a pandas groupby per rule."""
+
+    def __init__(self, dated: pd.DataFrame) -> None:
+        self._dated = dated
+        self._branch = branch_names(dated).to_numpy(dtype=object)
+        self._keys: dict[str, np.ndarray] = {}  # per -> each row's period key, made on first use
+
+    def counts(self, types: Sequence[str], per: str) -> Counter[tuple[str, str]]:
+        """(branch, period key) -> rows of the given types."""
+        if len(self._dated) == 0:
+            return Counter()
+        if per not in self._keys:
+            self._keys[per] = np.array(period_keys_of(self._dated["date"], per), dtype=object)
+        of_type = self._dated["type"].isin(types).to_numpy(dtype=bool, na_value=False)
+        return Counter(zip(self._branch[of_type], self._keys[per][of_type], strict=True))
 
 
 def _no_window_reason(

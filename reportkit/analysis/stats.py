@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from reportkit.analysis.coverage import log_coverage, max_gap_months
@@ -38,6 +40,7 @@ from reportkit.analysis.norms import (
     iso_day,
     judged_from,
     life_window,
+    period_keys_of,
 )
 from reportkit.data.vocabulary import (
     ACTIVITY_TYPES,
@@ -154,9 +157,23 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 6)
 
 
-def _type_counts(types: pd.Series, names: Sequence[str]) -> dict[str, int]:
-    """Counts for every name in order (zeros kept), plus any unexpected type seen."""
-    found = types.value_counts().to_dict()
+def _tally_by(groups: Sequence[Hashable], values: pd.Series) -> dict[Hashable, dict[Any, int]]:
+    """Per group, `values.value_counts()` over the group's rows, in one pass over all rows
+    instead of a pandas call per group. As value_counts does, NA is left out (a group with
+    only NA gets {}) and the most frequent value comes first, ties in the order they first
+    appear."""
+    groups = np.asarray(groups, dtype=object)
+    known = values.notna().to_numpy(dtype=bool)
+    pairs = Counter(zip(groups[known], values.to_numpy(dtype=object)[known], strict=True))
+    tallies: dict[Hashable, dict[Any, int]] = {g: {} for g in dict.fromkeys(groups)}
+    for (group, value), n in pairs.items():  # pairs in order of first appearance
+        tallies[group][value] = n
+    return {g: dict(sorted(t.items(), key=lambda item: -item[1])) for g, t in tallies.items()}
+
+
+def _type_counts(found: Mapping[Any, int], names: Sequence[str]) -> dict[str, int]:
+    """Counts for every name in order (zeros kept), plus any unexpected type found."""
+    found = dict(found)
     counts = {name: int(found.pop(name, 0)) for name in names}
     counts |= {str(k): int(v) for k, v in found.items() if isinstance(k, str) and k}
     return counts
@@ -188,13 +205,17 @@ def sessions(
     def text(column: str) -> list[str]:
         if column not in frame.columns:
             return [""] * len(frame)
-        col = frame[column].astype(object)
-        return ["" if pd.isna(v) else str(v) for v in col]
+        return [str(v) for v in frame[column].astype(object).fillna("").tolist()]
 
     return [
-        {"date": day.date().isoformat(), "type": t, "topic": tp, "presenter": pr, "branch": br}
+        {"date": day, "type": t, "topic": tp, "presenter": pr, "branch": br}
         for day, t, tp, pr, br in zip(
-            frame["_day"], frame["type"], text("topic"), text("presenter"), branch, strict=True
+            frame["_day"].dt.strftime("%Y-%m-%d").tolist(),
+            frame["type"].tolist(),
+            text("topic"),
+            text("presenter"),
+            branch.tolist(),
+            strict=True,
         )
     ]
 
@@ -367,11 +388,9 @@ def discipline_stats(discipline: pd.DataFrame, period: PeriodLike) -> dict[str, 
     per form applied (None when no form was applied). `has_data` tells an empty sheet from none.
     """
     inside = discipline[in_period(discipline, period)]
-    counts = _type_counts(inside["category"], DISCIPLINE_ORDER)
-    by_year = {}
-    years = pd.to_datetime(inside["date"]).dt.year.astype("Int64").astype(str)
-    for year in _years(period):
-        by_year[year] = _type_counts(inside.loc[years == year, "category"], DISCIPLINE_ORDER)
+    counts = _type_counts(inside["category"].value_counts().to_dict(), DISCIPLINE_ORDER)
+    per_year = _tally_by(period_keys_of(inside["date"], "year"), inside["category"])
+    by_year = {y: _type_counts(per_year.get(y, {}), DISCIPLINE_ORDER) for y in _years(period)}
     rewards = sum(counts[c] for c in REWARD_CATEGORIES)
     forms = sum(counts[c] for c in DISCIPLINE_FORMS)
     return {
@@ -388,8 +407,8 @@ def discipline_stats(discipline: pd.DataFrame, period: PeriodLike) -> dict[str, 
 def research(activities: pd.DataFrame, period: PeriodLike) -> dict[str, Any]:
     """调研 in the period, per year and per branch, with a yearly average over the period."""
     rows = activities[(activities["type"] == RESEARCH_TYPE).fillna(False).astype(bool)]
-    years = pd.to_datetime(rows["date"]).dt.year.astype("Int64").astype(str)
-    by_year = {y: int((years == y).sum()) for y in _years(period)}
+    per_year = Counter(period_keys_of(rows["date"], "year"))
+    by_year = {y: per_year[y] for y in _years(period)}
     branch = branch_names(rows).replace("", UNIT_LEVEL)
     span_years = ((period.end - period.start).days + 1) / 365.25
     return {
@@ -442,20 +461,16 @@ def compute_stats(
     branches = branch_list(activities, members, period, lives)
     names = [b["name"] for b in branches]
 
-    years = pd.to_datetime(inside["date"]).dt.year.astype("Int64").astype(str)
-    counts_by_year = {
-        y: _type_counts(inside.loc[years == y, "type"], types) for y in _years(period)
-    }
-    months = pd.to_datetime(inside["date"]).dt.strftime("%Y-%m")
-    counts_by_month = {
-        m: {str(t): int(n) for t, n in inside.loc[months == m, "type"].value_counts().items()}
-        for m in sorted(months.unique())
-    }
+    per_year = _tally_by(period_keys_of(inside["date"], "year"), inside["type"])
+    counts_by_year = {y: _type_counts(per_year.get(y, {}), types) for y in _years(period)}
+    per_month = _tally_by(period_keys_of(inside["date"], "month"), inside["type"])
+    counts_by_month = {m: {str(t): n for t, n in per_month[m].items()} for m in sorted(per_month)}
+    per_branch = _tally_by(branch.tolist(), inside["type"])
     counts_by_branch = {}
     if (branch == "").any():
-        counts_by_branch[UNIT_LEVEL] = _type_counts(inside.loc[branch == "", "type"], types)
+        counts_by_branch[UNIT_LEVEL] = _type_counts(per_branch.get("", {}), types)
     for name in names:
-        counts_by_branch[name] = _type_counts(inside.loc[branch == name, "type"], types)
+        counts_by_branch[name] = _type_counts(per_branch.get(name, {}), types)
 
     entries = check_compliance(activities, names, period, params.get("norms") or {}, members, lives)
     short = {e["branch"] for e in entries if e["status"] == SHORT and e["scope"] == "branch"}
@@ -479,7 +494,7 @@ def compute_stats(
         },
         "coverage": log_coverage(activities, period, max_gap_months(params)),
         "total_activities": len(inside),
-        "counts": _type_counts(inside["type"], types),
+        "counts": _type_counts(inside["type"].value_counts().to_dict(), types),
         "counts_by_year": counts_by_year,
         "counts_by_month": counts_by_month,
         "counts_by_branch": counts_by_branch,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,39 +16,76 @@ import matplotlib
 
 matplotlib.use("Agg")  # the backend must be chosen before pyplot is imported
 
-import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.backend_bases import DrawEvent
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from reportkit.render.document import Block
 from reportkit.render.fonts import configure_matplotlib
 
 PNG_DPI = 200
+_SVG_VIEWPORT = re.compile(rb'width="[^"]*" height="[^"]*" viewBox="[^"]*"')
 _PALETTE = ("#b22222", "#d2691e", "#daa520", "#4682b4", "#2e8b57", "#6a5acd", "#708090")
 
 
 def _figure_block(fig: Figure, caption: str, render: Mapping[str, Any] | None) -> Block:
     """SVG always (vector in HTML and PDF); a PNG too only when a DOCX will be made, since Word
-    cannot show SVG and rasterising costs as much as drawing."""
+    cannot show SVG and rasterising costs as much as drawing.
+
+    Both are cropped to what is drawn (labels, legend, bar values) as bbox_inches="tight" crops,
+    but each format is drawn once: "tight" draws the figure twice per file, once only to
+    measure. Here the SVG is drawn at full size, measured by the renderer that just drew it,
+    and cropped by its viewBox; the PNG is drawn straight into the measured box.
+    """
+    measured: list[Bbox] = []
+
+    def measure(event: DrawEvent) -> None:
+        # The margin bbox_inches="tight" leaves too.
+        pad = matplotlib.rcParams["savefig.pad_inches"]
+        measured.append(fig.get_tightbbox(event.renderer).padded(pad))
+
+    # Labels may reach past the figure's edge (the crop keeps them): so may its white ground.
+    fig.patch.set_bounds(-1, -1, 3, 3)
+    listener = fig.canvas.mpl_connect("draw_event", measure)
     svg = io.BytesIO()
-    # A fixed hashsalt and no date keep the SVG byte-stable between runs.
-    fig.savefig(svg, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    # No date and a fixed hashsalt (_new_figure) keep the SVG byte-stable between runs.
+    fig.savefig(svg, format="svg", metadata={"Date": None})
+    fig.canvas.mpl_disconnect(listener)
+    (box,) = measured
+    cropped = _crop_svg(svg.getvalue(), box, fig.get_figheight())
     block = {
         "kind": "figure",
         "caption": caption,
         "mime": "image/svg+xml",
-        "data": base64.b64encode(svg.getvalue()).decode("ascii"),
+        "data": base64.b64encode(cropped).decode("ascii"),
     }
     if (render or {}).get("png", True):
         png = io.BytesIO()
-        fig.savefig(png, format="png", dpi=PNG_DPI, bbox_inches="tight")
+        fig.savefig(png, format="png", dpi=PNG_DPI, bbox_inches=box)
         block["png"] = base64.b64encode(png.getvalue()).decode("ascii")
-    plt.close(fig)
     return block
 
 
-def _new_figure(render: Mapping[str, Any] | None, height: float = 3.2) -> tuple[Figure, plt.Axes]:
+def _crop_svg(svg: bytes, box: Bbox, figure_height: float) -> bytes:
+    """Show only `box` (inches, from the figure's bottom left) of a full-figure SVG: its size
+    and viewBox become the box's (SVG units are points, from the top left)."""
+    x, y = box.x0 * 72, (figure_height - box.y1) * 72
+    width, height = box.width * 72, box.height * 72
+    viewport = (
+        f'width="{width:.3f}pt" height="{height:.3f}pt" '
+        f'viewBox="{x:.3f} {y:.3f} {width:.3f} {height:.3f}"'
+    )
+    cropped, found = _SVG_VIEWPORT.subn(viewport.encode("ascii"), svg, count=1)
+    if not found:
+        raise ValueError("matplotlib wrote an <svg> tag without width, height and viewBox")
+    return cropped
+
+
+def _new_figure(render: Mapping[str, Any] | None, height: float = 3.2) -> tuple[Figure, Axes]:
+    """A figure outside pyplot: nothing to close, and a notebook never shows it by itself."""
     family = configure_matplotlib((render or {}).get("fonts") or None)
-    plt.rcParams.update(
+    matplotlib.rcParams.update(
         {
             "font.family": [family],
             "axes.unicode_minus": False,
@@ -55,7 +93,8 @@ def _new_figure(render: Mapping[str, Any] | None, height: float = 3.2) -> tuple[
             "font.size": 10,
         }
     )
-    fig, ax = plt.subplots(figsize=(6.2, height))
+    fig = Figure(figsize=(6.2, height))
+    ax = fig.subplots()
     ax.spines[["top", "right"]].set_visible(False)
     return fig, ax
 

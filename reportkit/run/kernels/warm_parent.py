@@ -63,9 +63,14 @@ WARM_MODULES = (
     "reportkit.notebook",
     "matplotlib_inline.backend_inline",  # what use_report_figures sets up: inline SVG + PNG
     "matplotlib.backends.backend_svg",
+    "IPython.core.magics.pylab",  # %matplotlib, which IPython loads on first use
+    "IPython.core.magics.execution",
 )
 #: Called after the imports (module:function): caches that every kernel would fill the same way.
-WARM_CALLS = ("reportkit.render.outline:compile_templates",)
+WARM_CALLS = (
+    "reportkit.render.outline:compile_templates",
+    "reportkit.notebook:read_backend_entry_points",
+)
 #: Set before the imports, so that the libraries start no thread of their own in the parent.
 SINGLE_THREAD_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
