@@ -30,11 +30,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import dask.config
 import distributed
 import psutil
 from distributed import Client, Event, LocalCluster, WorkerPlugin
 from distributed.scheduler import KilledWorker
 
+from reportkit.data.dataset_meta import unit_dataset_files
 from reportkit.errors import UsageError
 from reportkit.run.execution import JobOutput, UnitJob, execute_job
 from reportkit.run.executors import ExecutorSettings, WorkerLost
@@ -135,8 +137,9 @@ class FontPlugin(WorkerPlugin):
     It carries every file's SHA-256, and the bytes of those files some worker did not have
     (fonts_at_hand). The copies (or links to identical files already there) become the worker's
     only fonts: fontconfig (WeasyPrint, fc-list, and the kernels, which inherit the setting)
-    reads a configuration naming just their folder, and matplotlib registers every copy, so the
-    worker's system fonts play no part.
+    reads a configuration naming just their folder, so the worker's system fonts play no part.
+    Charts are drawn in the kernels, which register these copies with matplotlib themselves
+    (reportkit.render.fonts), so the worker imports no matplotlib of its own.
     """
 
     def __init__(self, digests: Mapping[str, str], contents: Mapping[str, bytes]) -> None:
@@ -145,8 +148,6 @@ class FontPlugin(WorkerPlugin):
         self.name = "reportkit-fonts-" + _sha256(key.encode())[:16]
 
     def setup(self, worker: Any) -> None:
-        from matplotlib import font_manager
-
         folder = _font_folder(worker)
         folder.mkdir(parents=True, exist_ok=True)
         for path, (digest, data) in self.files.items():
@@ -164,7 +165,6 @@ class FontPlugin(WorkerPlugin):
                 else:
                     partial.write_bytes(data)
                 partial.replace(copy)
-            font_manager.fontManager.addfont(str(copy))
             _shipped_fonts[path] = str(copy)
         config = folder / "fonts.conf"
         config.write_text(
@@ -290,17 +290,34 @@ def run_unit(
 # -- the driver side ------------------------------------------------------------------------
 
 
+#: distributed settings for a LocalCluster of one run: retries as on any cluster, and none of
+#: the monitoring a long-lived cluster keeps (the statistical profiler samples each task's stack
+#: every 10 ms; disk I/O counters every 500 ms), which only costs the run's cores here.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.disk": False,
+}
+
+
 def _connect(settings: ExecutorSettings) -> tuple[Client, LocalCluster | None]:
-    """A client of the given scheduler, or of a new LocalCluster of worker processes."""
+    """A client of the given scheduler, or of a new LocalCluster of worker processes.
+
+    A LocalCluster's workers set themselves up as they start (WorkerSetup: the warm parent's
+    imports overlap the other workers' start and the client's connect), and need no version
+    check: they run this interpreter and this code.
+    """
     if settings.scheduler is None:
-        cluster = LocalCluster(
-            n_workers=max(1, settings.workers),
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        with dask.config.set(LOCAL_CLUSTER_CONFIG):
+            cluster = LocalCluster(
+                n_workers=max(1, settings.workers),
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                plugins=(WorkerSetup(),),
+            )
         return Client(cluster, set_as_default=False), cluster
     try:
         client = Client(
@@ -350,11 +367,11 @@ class DaskExecutor:
         self._client, self._cluster = _connect(settings)
         self._closed = False
         try:
-            self._client.run_on_scheduler(_allow_failures, ALLOWED_FAILURES)
-            address = settings.scheduler or self._client.scheduler.address
-            _check_workers(self._client, address, settings.scheduler_timeout)
+            if self._cluster is None:
+                self._client.run_on_scheduler(_allow_failures, ALLOWED_FAILURES)
+                _check_workers(self._client, settings.scheduler, settings.scheduler_timeout)
+                self._client.register_plugin(WorkerSetup(), name=WorkerSetup.name)
             self._client.forward_logging(WORKER_LOG, level=logging.INFO)
-            self._client.register_plugin(WorkerSetup(), name=WorkerSetup.name)
         except BaseException:
             self.close()
             raise
@@ -363,8 +380,6 @@ class DaskExecutor:
         self._tasks: dict[distributed.Future, Future[JobOutput]] = {}
 
     def submit(self, job: UnitJob) -> Future[JobOutput]:
-        from reportkit.data.dataset import unit_dataset_files
-
         fonts = self._ship_fonts(job.fonts)
         dataset = job.parameters.get("dataset") if job.stem == "report" else None
         rows = unit_dataset_files(dataset, job.name) if dataset else {}
@@ -420,10 +435,13 @@ class DaskExecutor:
             return None
         if key not in self._fonts:
             digests = {path: file_digest(path) or "" for path in paths}
-            held = self._client.run(fonts_at_hand, digests, on_error="return").values()
-            everywhere = set(paths).intersection(
-                *(set(h) if isinstance(h, list) else set() for h in held)
-            )
+            if self._cluster is None:
+                held = self._client.run(fonts_at_hand, digests, on_error="return").values()
+                everywhere = set(paths).intersection(
+                    *(set(h) if isinstance(h, list) else set() for h in held)
+                )
+            else:  # a LocalCluster's workers read this machine's files
+                everywhere = set(paths)
             contents = {p: Path(p).read_bytes() for p in paths if p not in everywhere}
             plugin = FontPlugin(digests, contents)
             self._client.register_plugin(plugin, name=plugin.name)

@@ -258,8 +258,16 @@ class WarmParent:
 
 
 def main() -> None:
-    """`python -P -c _MAIN CONTROL_FD WORKER_PID`."""
+    """`python -P -c _MAIN CONTROL_FD WORKER_PID`.
+
+    Once the worker has closed its end, exit without the interpreter's shutdown: tearing down
+    pandas, pyarrow, matplotlib and ipykernel takes seconds, and the closing worker waits for it.
+    """
     serve(socket.socket(fileno=int(sys.argv[1])), int(sys.argv[2]))
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 _MAIN = f"from {__name__} import main; main()"
