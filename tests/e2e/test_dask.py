@@ -186,18 +186,23 @@ def test_dask_and_local_write_the_same_bytes(
     assert "on worker tcp://127.0.0.1:" in log  # the workers' own lines reach run.log
 
 
-def test_a_local_cluster_run_leaves_no_process_behind(two_units: Path, tmp_path: Path):
+def test_a_local_cluster_run_leaves_nothing_behind(two_units: Path, tmp_path: Path):
     """Without --scheduler: a LocalCluster of --jobs worker processes, each with its warm
-    parent and kernels; once the run has exited, none of them is left."""
+    parent and kernels. Once the run has exited, none of them is left, nor any of their
+    temporary folders (workers skip the interpreter's shutdown, not their exit handlers)."""
     marker = uuid.uuid4().hex
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {RUN_MARKER: marker, "TMPDIR": str(temp)}
     reportkit(
         "run", str(two_units), "--out", "out", "--executor", "dask", "--jobs", "2",
-        cwd=tmp_path, check=True, env={RUN_MARKER: marker},
+        "--formats", "html,pdf", cwd=tmp_path, check=True, env=env,
     )  # fmt: skip
     out = tmp_path / "out"
     assert [u["status"] for u in manifest(out)["units"]] == ["ok", "ok"]
     assert "on worker tcp://127.0.0.1:" in (out / "run.log").read_text(encoding="utf-8")
     wait_for(lambda: not processes_marked(marker), timeout=5)
+    assert not list(temp.iterdir())
 
 
 def test_a_worker_killed_mid_unit_costs_one_retry(scheduler: str, two_units: Path, tmp_path: Path):

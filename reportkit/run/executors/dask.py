@@ -15,6 +15,7 @@ future does not stop a task that is already running.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import hashlib
 import logging
@@ -138,8 +139,9 @@ class FontPlugin(WorkerPlugin):
     (fonts_at_hand). The copies (or links to identical files already there) become the worker's
     only fonts: fontconfig (WeasyPrint, fc-list, and the kernels, which inherit the setting)
     reads a configuration naming just their folder, so the worker's system fonts play no part.
-    Charts are drawn in the kernels, which register these copies with matplotlib themselves
-    (reportkit.render.fonts), so the worker imports no matplotlib of its own.
+    Charts are drawn in the kernels, not in the worker, so the worker imports no matplotlib: a
+    kernel registers a font file named in the parameters itself, from its worker copy
+    (_local_parameters, reportkit.render.fonts).
     """
 
     def __init__(self, digests: Mapping[str, str], contents: Mapping[str, bytes]) -> None:
@@ -212,6 +214,12 @@ class WorkerSetup(WorkerPlugin):
     name = "reportkit-worker"
     idempotent = True
 
+    def __init__(self, exit_fast: bool = False) -> None:
+        #: For a LocalCluster's workers, which end with the run: once closed, the worker process
+        #: skips the interpreter's shutdown (over a second with the exporters loaded), which
+        #: the closing cluster would wait for.
+        self.exit_fast = exit_fast
+
     def setup(self, worker: Any) -> None:
         from reportkit.run.execution import preload_worker_modules
         from reportkit.run.kernels import start_worker_kernels
@@ -225,6 +233,16 @@ class WorkerSetup(WorkerPlugin):
         from reportkit.run.kernels import stop_worker_kernels
 
         stop_worker_kernels()
+        if self.exit_fast:
+            atexit.register(_exit_fast)
+
+
+def _exit_fast() -> None:
+    """The worker process's last exit handler to run: it runs the others, then exits."""
+    from reportkit.run.kernels.warm_parent import exit_without_teardown
+
+    atexit.unregister(_exit_fast)
+    exit_without_teardown()
 
 
 def _kill_kernels() -> None:
@@ -321,7 +339,7 @@ def _connect(settings: ExecutorSettings) -> tuple[Client, LocalCluster | None]:
                 host="127.0.0.1",
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
-                plugins=(WorkerSetup(),),
+                plugins=(WorkerSetup(exit_fast=True),),
             )
         return Client(cluster, set_as_default=False), cluster
     try:

@@ -31,7 +31,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 #: What a unit or summary notebook imports; a forked kernel finds them already loaded.
 WARM_MODULES = (
@@ -264,10 +264,17 @@ def main() -> None:
     pandas, pyarrow, matplotlib and ipykernel takes seconds, and the closing worker waits for it.
     """
     serve(socket.socket(fileno=int(sys.argv[1])), int(sys.argv[2]))
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    exit_without_teardown()
+
+
+def exit_without_teardown(code: int = 0) -> NoReturn:
+    """Run the exit handlers (temporary folders) and flush, then exit at once: the interpreter's
+    own shutdown of a process that loaded pandas, papermill or the PDF compiler takes seconds."""
+    with contextlib.suppress(BaseException):
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 _MAIN = f"from {__name__} import main; main()"
