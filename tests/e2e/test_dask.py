@@ -202,7 +202,8 @@ def test_a_local_cluster_run_leaves_nothing_behind(two_units: Path, tmp_path: Pa
     assert [u["status"] for u in manifest(out)["units"]] == ["ok", "ok"]
     assert "on worker tcp://127.0.0.1:" in (out / "run.log").read_text(encoding="utf-8")
     wait_for(lambda: not processes_marked(marker), timeout=5)
-    assert not list(temp.iterdir())
+    # distributed keeps its scratch space's shared lock files; worker folders go
+    assert {p.name for p in temp.rglob("*")} <= {"dask-scratch-space", "global.lock", "purge.lock"}
 
 
 def test_a_worker_killed_mid_unit_costs_one_retry(scheduler: str, two_units: Path, tmp_path: Path):
