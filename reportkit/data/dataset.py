@@ -39,6 +39,7 @@ from reportkit.data.dataset_meta import (
     hash_sources,
     list_units,
     read_meta,
+    table_parts,
 )
 from reportkit.data.ingest import PROVENANCE, IngestResult, ParseCache, read_workbooks
 from reportkit.errors import Issue, OutputError, ReportkitError, UsageError, ValidationFailed
@@ -48,7 +49,6 @@ __all__ = [
     "ingest_to_dataset",
     "load_tables",
     "load_unit",
-    "unit_dataset_files",
     "unit_fingerprint",
 ]
 
@@ -317,19 +317,10 @@ def _read_parts(dataset_dir: Path, table: str, names: Sequence[str]) -> pd.DataF
     return arrow.to_pandas().reset_index(drop=True)
 
 
-def _parts(dataset_dir: Path) -> dict[str, dict[str, str]]:
-    parts = read_meta(dataset_dir).get("parts")
-    if not isinstance(parts, dict) or set(parts) != set(TABLES):
-        raise ReportkitError(
-            f"数据集「{dataset_dir}」是旧版本格式：请重新运行 reportkit ingest 或 reportkit run"
-        )
-    return parts
-
-
 def load_tables(dataset_dir: Path | str) -> dict[str, pd.DataFrame]:
     """Every table in full, e.g. for a summary across units."""
     dataset_dir = Path(dataset_dir)
-    parts = _parts(dataset_dir)
+    parts = table_parts(dataset_dir)
     return {t: _read_parts(dataset_dir, t, list(parts[t].values())) for t in TABLES}
 
 
@@ -344,32 +335,9 @@ def load_unit(dataset_dir: Path | str, unit: str) -> UnitData:
     dataset_dir = Path(dataset_dir)
     if unit not in list_units(dataset_dir):
         raise UsageError(f"数据集中没有单位「{unit}」")
-    parts = _parts(dataset_dir)
+    parts = table_parts(dataset_dir)
     tables = {t: _read_parts(dataset_dir, t, [parts[t][unit]]) for t in TABLES}
     return UnitData(unit=unit, **tables)
-
-
-def unit_dataset_files(dataset_dir: Path | str, unit: str) -> dict[str, bytes]:
-    """A dataset of one unit's rows only (its part of every table), as relative path -> bytes.
-
-    For workers that cannot read this machine's cache: written into a folder, it loads with
-    load_unit exactly as the full dataset does, and holds nothing of any other unit.
-    """
-    dataset_dir = Path(dataset_dir)
-    meta = read_meta(dataset_dir)
-    parts = _parts(dataset_dir)
-    files = {
-        f"{t}/{parts[t][unit]}": (dataset_dir / t / parts[t][unit]).read_bytes() for t in TABLES
-    }
-    own = {
-        "format": meta.get("format"),
-        "reportkit": meta.get("reportkit"),
-        "units": [unit],
-        "parts": {t: {unit: parts[t][unit]} for t in TABLES},
-        "fingerprints": {unit: (meta.get("fingerprints") or {}).get(unit)},
-    }
-    files[META] = json.dumps(own, ensure_ascii=False).encode("utf-8")
-    return files
 
 
 def unit_fingerprint(dataset_dir: Path | str, unit: str) -> str:

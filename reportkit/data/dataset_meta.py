@@ -93,6 +93,39 @@ def read_meta(dataset_dir: Path | str) -> dict[str, Any]:
         raise ReportkitError(f"数据集「{dataset_dir}」的 meta.json 无法读取：{exc}") from None
 
 
+def table_parts(dataset_dir: Path | str) -> dict[str, dict[str, str]]:
+    """Each table's part file for each unit, as meta.json lists them."""
+    parts = read_meta(dataset_dir).get("parts")
+    if not isinstance(parts, dict) or set(parts) != set(TABLES):
+        raise ReportkitError(
+            f"数据集「{dataset_dir}」是旧版本格式：请重新运行 reportkit ingest 或 reportkit run"
+        )
+    return parts
+
+
+def unit_dataset_files(dataset_dir: Path | str, unit: str) -> dict[str, bytes]:
+    """A dataset of one unit's rows only (its part of every table), as relative path -> bytes.
+
+    For workers that cannot read this machine's cache: written into a folder, it loads with
+    load_unit exactly as the full dataset does, and holds nothing of any other unit.
+    """
+    dataset_dir = Path(dataset_dir)
+    meta = read_meta(dataset_dir)
+    parts = table_parts(dataset_dir)
+    files = {
+        f"{t}/{parts[t][unit]}": (dataset_dir / t / parts[t][unit]).read_bytes() for t in TABLES
+    }
+    own = {
+        "format": meta.get("format"),
+        "reportkit": meta.get("reportkit"),
+        "units": [unit],
+        "parts": {t: {unit: parts[t][unit]} for t in TABLES},
+        "fingerprints": {unit: (meta.get("fingerprints") or {}).get(unit)},
+    }
+    files[META] = json.dumps(own, ensure_ascii=False).encode("utf-8")
+    return files
+
+
 def list_units(dataset_dir: Path | str) -> list[str]:
     """Units in order of first appearance: 单位信息 first, then 活动台账."""
     return list(read_meta(dataset_dir).get("units", []))

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -29,6 +30,8 @@ pytestmark = pytest.mark.slow
 
 #: Files that record how a run went (timings, executor, worker paths), not what it made.
 RUN_RECORDS = {"manifest.json", "run.log", ".reportkit.lock"}
+#: An environment variable that marks every process one run starts (workers, kernels).
+RUN_MARKER = "REPORTKIT_TEST_RUN"
 
 
 def free_port() -> int:
@@ -131,6 +134,18 @@ def kernels_of(pids: Iterable[int]) -> list[psutil.Process]:
     return found
 
 
+def processes_marked(marker: str) -> list[psutil.Process]:
+    """Live processes whose environment carries RUN_MARKER=marker: a run's descendants."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get(RUN_MARKER) == marker and process.status() != "zombie":
+                found.append(process)
+        except psutil.Error:  # gone, or not ours to read
+            continue
+    return found
+
+
 def start_dask_run(folder: Path, workbook: Path, notebook: Path, scheduler: str):
     return subprocess.Popen(
         [
@@ -177,6 +192,26 @@ def test_dask_and_local_write_the_same_bytes(
         assert (local / name).read_bytes() == (dask / name).read_bytes(), name
     log = (dask / "run.log").read_text(encoding="utf-8")
     assert "on worker tcp://127.0.0.1:" in log  # the workers' own lines reach run.log
+
+
+def test_a_local_cluster_run_leaves_nothing_behind(two_units: Path, tmp_path: Path):
+    """Without --scheduler: a LocalCluster of --jobs worker processes, each with its warm
+    parent and kernels. Once the run has exited, none of them is left, nor any of their
+    temporary folders (workers skip the interpreter's shutdown, not their exit handlers)."""
+    marker = uuid.uuid4().hex
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {RUN_MARKER: marker, "TMPDIR": str(temp)}
+    reportkit(
+        "run", str(two_units), "--out", "out", "--executor", "dask", "--jobs", "2",
+        "--formats", "html,pdf", cwd=tmp_path, check=True, env=env,
+    )  # fmt: skip
+    out = tmp_path / "out"
+    assert [u["status"] for u in manifest(out)["units"]] == ["ok", "ok"]
+    assert "on worker tcp://127.0.0.1:" in (out / "run.log").read_text(encoding="utf-8")
+    wait_for(lambda: not processes_marked(marker), timeout=5)
+    # distributed keeps its scratch space's shared lock files; worker folders go
+    assert {p.name for p in temp.rglob("*")} <= {"dask-scratch-space", "global.lock", "purge.lock"}
 
 
 def test_a_worker_killed_mid_unit_costs_one_retry(scheduler: str, two_units: Path, tmp_path: Path):

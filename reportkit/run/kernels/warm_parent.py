@@ -34,7 +34,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from reportkit.run.kernels.spare import SpareKernel
@@ -171,11 +171,7 @@ def _run_kernel(request: dict[str, Any], control: socket.socket, info: dict[str,
     except BaseException:  # noqa: BLE001 - report it on stderr as a kernel would, then exit
         traceback.print_exc()
     finally:
-        with contextlib.suppress(BaseException):
-            atexit._run_exitfuncs()
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+        exit_without_teardown(code)
 
 
 def _is_ipykernel(argv: list[str]) -> bool:
@@ -344,8 +340,23 @@ class WarmParent:
 
 
 def main() -> None:
-    """`python -P -c _MAIN CONTROL_FD WORKER_PID`."""
+    """`python -P -c _MAIN CONTROL_FD WORKER_PID`.
+
+    Once the worker has closed its end, exit at once: the closing worker waits for this process.
+    """
     serve(socket.socket(fileno=int(sys.argv[1])), int(sys.argv[2]))
+    exit_without_teardown()
+
+
+def exit_without_teardown(code: int = 0) -> NoReturn:
+    """Run the exit handlers (temporary folders) and flush, then exit at once, without the
+    interpreter's teardown of every module and object: with pandas, papermill or the PDF
+    compiler loaded, that takes a dask worker over a second (benchmarks/README.md)."""
+    with contextlib.suppress(BaseException):
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 _MAIN = f"from {__name__} import main; main()"
