@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import multiprocessing
 import stat
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from reportkit.data import dataset as dataset_module
 from reportkit.data import dataset_cache
 from reportkit.data.dataset import load_unit
-from reportkit.data.dataset_cache import LOCK, default_cache_dir, open_dataset
+from reportkit.data.dataset_cache import LOCK, Builder, default_cache_dir, open_dataset
 from reportkit.data.dataset_meta import list_units, read_meta, unit_fingerprints
 from reportkit.data.ingest import reader
 from reportkit.errors import ValidationFailed
@@ -179,3 +180,46 @@ def test_large_workbooks_are_read_in_a_child_process(write_xlsx, tmp_path, monke
         open_dataset([write_xlsx("bad.xlsx", {"活动台账": rows})], tmp_path / "cache")
     errors = [i for i in failed.value.issues if i.severity == "error"]
     assert [(i.row, i.column) for i in errors] == [(2, "活动类型")]
+
+
+def test_a_builder_started_first_reads_new_workbooks_and_then_keeps_their_parse(
+    write_xlsx, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(dataset_cache, "IN_CHILD_BYTES", 0)
+    cache = tmp_path / "cache"
+    books = [book(write_xlsx, "a.xlsx", "甲局")]
+
+    def no_parse(*_args, **_kwargs):
+        raise AssertionError("read in the driver")
+
+    monkeypatch.setattr(dataset_module, "read_workbooks", no_parse)
+    with Builder.for_inputs(books, cache) as builder:
+        assert builder.started  # large and never read: a child waits for the job
+        with open_dataset(books, cache, builder=builder) as held:
+            assert list_units(held.dir) == ["甲局"]
+            assert not builder.started  # its one job is done
+    assert not multiprocessing.active_children()  # the child ended once it had tidied up
+    assert read_meta(held.dir)["parsed"] == sorted(p.name for p in (cache / "parsed").iterdir())
+    with Builder.for_inputs(books, cache) as again:
+        assert not again.started  # a cached dataset was read from them: no child
+    book(write_xlsx, "a.xlsx", "甲局", topic="改过的主题")
+    with Builder.for_inputs(books, cache) as edited:
+        assert edited.started
+
+
+def test_a_builder_that_was_not_needed_is_stopped(write_xlsx, tmp_path, monkeypatch):
+    monkeypatch.setattr(dataset_cache, "IN_CHILD_BYTES", 0)
+    books = [book(write_xlsx, "a.xlsx", "甲局")]
+
+    def fail_before_the_build() -> None:
+        with Builder.for_inputs(books, tmp_path / "cache") as builder:
+            assert builder.started
+            raise RuntimeError("e.g. bad parameters")
+
+    with pytest.raises(RuntimeError):
+        fail_before_the_build()
+    assert not multiprocessing.active_children()
+    with Builder.for_inputs(books, tmp_path / "cache") as unused:
+        assert unused.started
+    assert not multiprocessing.active_children()
+    assert not (tmp_path / "cache").exists()

@@ -306,6 +306,8 @@ def _serve_build(conn: Connection) -> None:
         answer = ("raise", exc)
     try:
         conn.send(answer)
+    except OSError:
+        pass  # the driver is gone: the dataset is in place all the same
     except Exception:  # noqa: BLE001 - an exception that does not pickle
         conn.send(("raise", ReportkitError(f"{type(answer[1]).__name__}: {answer[1]}")))
     conn.close()
