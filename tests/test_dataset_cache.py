@@ -6,6 +6,7 @@ import datetime as dt
 import fcntl
 import multiprocessing
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from reportkit.data import dataset_cache
 from reportkit.data.dataset import load_unit
 from reportkit.data.dataset_cache import LOCK, Builder, default_cache_dir, open_dataset
 from reportkit.data.dataset_meta import list_units, read_meta, unit_fingerprints
+from reportkit.data.ingest import files as files_module
 from reportkit.data.ingest import reader
 from reportkit.errors import ValidationFailed
 
@@ -223,3 +225,30 @@ def test_a_builder_that_was_not_needed_is_stopped(write_xlsx, tmp_path, monkeypa
         assert unused.started
     assert not multiprocessing.active_children()
     assert not (tmp_path / "cache").exists()
+
+
+def test_a_workbook_changed_after_it_was_read_ahead_is_read_again(
+    write_xlsx, tmp_path, monkeypatch
+):
+    def read_ahead(path: Path) -> dataset_cache._ReadAhead:
+        ahead = dataset_cache._ReadAhead([path])
+        ahead.stop()
+        while path not in ahead._read:  # the thread registers the file before reading it
+            time.sleep(0.01)
+        ahead._read[path][1].result()
+        return ahead
+
+    path = book(write_xlsx, "a.xlsx", "甲局", topic="读前的主题")
+    ahead = read_ahead(path)
+    book(write_xlsx, "a.xlsx", "甲局", topic="改过的主题")
+    ((_sheet, rows, _merged),) = ahead.read(path).grids
+    assert rows[1][4] == "改过的主题"
+
+    unchanged = read_ahead(path)
+
+    def no_read(_path: Path) -> None:
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(files_module, "read_cells", no_read)
+    ((_sheet, rows, _merged),) = unchanged.read(path).grids
+    assert rows[1][4] == "改过的主题"

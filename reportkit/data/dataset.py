@@ -41,6 +41,7 @@ from reportkit.data.dataset_meta import (
     read_meta,
 )
 from reportkit.data.ingest import PROVENANCE, IngestResult, ParseCache, read_workbooks
+from reportkit.data.ingest.files import WorkbookCells, read_cells
 from reportkit.errors import Issue, OutputError, ReportkitError, UsageError, ValidationFailed
 
 __all__ = [
@@ -254,9 +255,10 @@ def parse_workbooks(
     sources: list[dict[str, Any]] | None,
     cache: ParseCache | None = None,
     file_units: Mapping[str, str] | None = None,
+    read: Callable[[Path], WorkbookCells] | None = None,
 ) -> tuple[IngestResult, dict[str, Any]]:
     """Read and validate the workbooks, and the meta.json that describes them."""
-    result = read_workbooks(paths, extra, file_units, cache)
+    result = read_workbooks(paths, extra, file_units, cache, read or read_cells)
     if result.errors:
         raise ValidationFailed(result.issues)
     if sources is None:  # unreadable yet without errors cannot happen; be safe

@@ -16,6 +16,7 @@ Layout, under $XDG_CACHE_HOME/reportkit (or --cache-dir):
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import errno
 import fcntl
@@ -25,6 +26,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,6 +51,7 @@ if TYPE_CHECKING:  # pandas, pyarrow and the reader load only when a dataset is 
     import pyarrow as pa
 
     from reportkit.data.ingest import FileParse
+    from reportkit.data.ingest.files import WorkbookCells
 
 __all__ = ["KEEP_DATASETS", "Builder", "Dataset", "default_cache_dir", "open_dataset"]
 
@@ -181,7 +184,7 @@ def open_dataset(
     if held is None and sum(s["size"] for s in sources) > IN_CHILD_BYTES:
         with contextlib.ExitStack() as stack:
             if builder is None or not builder.started:
-                builder = stack.enter_context(Builder(start=True))
+                builder = stack.enter_context(Builder(paths))
             builder.build(job)
         held = _hold(final)
     if held is None:
@@ -207,13 +210,14 @@ class Builder:
 
     Reading a large workbook peaks at several times its tables' size, and memory a process has
     used is not given back; in a child, the run's driver stays small. A run starts it first of
-    all (`for_inputs`), so that the child's interpreter and imports (pandas, pyarrow, calamine)
-    overlap the driver's own start-up instead of following it. The child answers as soon as the
+    all (`for_inputs`), so that the child's interpreter, its imports (pandas, pyarrow) and
+    calamine's reading of the workbooks overlap the driver's own start-up (parameters, fonts,
+    the executor) instead of following it. The child answers as soon as the
     dataset is in place, then keeps the parse cache and cleans the cache up while the run goes
     on; leaving the `with` block waits for that, or stops a child that was never given a job.
     """
 
-    def __init__(self, start: bool) -> None:
+    def __init__(self, paths: Sequence[Path] = (), start: bool = True) -> None:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self._sent = False
@@ -221,7 +225,7 @@ class Builder:
             context = multiprocessing.get_context("spawn")
             self._conn, child = context.Pipe()
             self._process = context.Process(
-                target=_serve_build, args=(child,), name="reportkit-dataset", daemon=True
+                target=_serve_build, args=(child, paths), name="reportkit-dataset", daemon=True
             )
             self._process.start()
             child.close()  # the child holds the only other end: its death reads as EOF here
@@ -234,7 +238,7 @@ class Builder:
         paths = [Path(p) for p in paths]
         sources = hash_sources(paths)
         large = sources is not None and sum(s["size"] for s in sources) > IN_CHILD_BYTES
-        return cls(start=large and not _read_before(Path(cache_dir), sources or []))
+        return cls(paths, start=large and not _read_before(Path(cache_dir), sources or []))
 
     @property
     def started(self) -> bool:
@@ -284,19 +288,22 @@ def _read_before(cache_dir: Path, sources: list[dict[str, Any]]) -> bool:
     return False
 
 
-def _serve_build(conn: Connection) -> None:
-    """The child: import what reading takes, build the one dataset it is sent, answer, then
-    keep the parse and clean the cache up. Ctrl-C reaches the driver, which stops the child."""
+def _serve_build(conn: Connection, paths: Sequence[Path]) -> None:
+    """The child: read the workbooks' cells while importing what the checks take, build the one
+    dataset it is sent, answer, then keep the parse and clean the cache up. Ctrl-C reaches the
+    driver, which stops the child."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import reportkit.data.dataset  # noqa: F401 - pandas, pyarrow and calamine, while the driver starts
+    ahead = _ReadAhead(paths)
+    import reportkit.data.dataset  # noqa: F401 - pandas and pyarrow, while calamine reads
 
     try:
         job = conn.recv()
     except (EOFError, OSError):
         return  # the dataset was cached after all
+    ahead.stop()
     tidy: Callable[[], None] | None = None
     try:
-        held, tidy = _build(job)
+        held, tidy = _build(job, ahead.read)
         if held is not None:
             held.close()  # the driver takes its own shared lock
         answer: tuple[str, Any] = ("ok", None)
@@ -315,14 +322,71 @@ def _serve_build(conn: Connection) -> None:
         tidy()
 
 
-def _build(job: _Job) -> tuple[IO[bytes] | None, Callable[[], None]]:
+class _ReadAhead:
+    """Workbooks read in a thread, in order, from the child's start until its job arrives.
+
+    calamine releases the GIL, so the reading overlaps the child's own imports. A workbook
+    changed after it was read ahead (the driver hashes the workbooks meanwhile) is read again,
+    so what is read is what the job's key names; one the job takes from the parse cache was
+    read for nothing; one not reached yet is read when the job needs it.
+    """
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._read: dict[Path, tuple[tuple[int, ...] | None, cf.Future[WorkbookCells]]] = {}
+        threading.Thread(target=self._run, args=(list(paths),), daemon=True).start()
+
+    def _run(self, paths: list[Path]) -> None:
+        from reportkit.data.ingest.files import read_cells
+
+        for path in paths:
+            future: cf.Future[WorkbookCells] = cf.Future()
+            with self._lock:
+                if self._stopped:
+                    return
+                self._read[path] = (_version(path), future)
+            try:
+                future.set_result(read_cells(path))
+            except BaseException as exc:  # noqa: BLE001 - raised again where the job reads it
+                future.set_exception(exc)
+
+    def stop(self) -> None:
+        """No more reading ahead: the job reads the rest itself."""
+        with self._lock:
+            self._stopped = True
+
+    def read(self, path: Path) -> WorkbookCells:
+        from reportkit.data.ingest.files import read_cells
+
+        with self._lock:
+            version, future = self._read.pop(path, (None, None))
+        if future is not None:
+            cf.wait([future])
+            if version is not None and version == _version(path):
+                return future.result()  # a FileProblem too, as read_cells raises it
+        return read_cells(path)
+
+
+def _version(path: Path) -> tuple[int, ...] | None:
+    """What changes whenever a file is written or replaced."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
+
+def _build(
+    job: _Job, read: Callable[[Path], WorkbookCells] | None = None
+) -> tuple[IO[bytes] | None, Callable[[], None]]:
     """Read, validate and write the dataset at job.final; return the shared lock held on it,
     and what is left to do once the run may go on: keep the parse, clean the cache up."""
     from reportkit.data.dataset import new_folder, parse_workbooks, write_files
 
     cache_dir, final = job.cache_dir, job.final
     parsed = _ParseStore(cache_dir, job.sources, job.extra)
-    result, meta = parse_workbooks(job.paths, job.extra, job.sources, parsed, job.file_units)
+    result, meta = parse_workbooks(job.paths, job.extra, job.sources, parsed, job.file_units, read)
     meta["parsed"] = parsed.keys
     datasets = final.parent
     tmp = new_folder(datasets, f".tmp-{uuid.uuid4().hex}", datasets)
