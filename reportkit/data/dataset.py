@@ -100,6 +100,8 @@ def _unit_order(frame: pd.DataFrame, units: Sequence[str]) -> pd.DataFrame:
     order = list(dict.fromkeys([*units, *pd.unique(frame["unit"].dropna())]))
     rank = pd.Categorical(frame["unit"], categories=order, ordered=True).codes
     rank = pd.Series(rank).where(rank >= 0, len(order))  # missing units last
+    if rank.is_monotonic_increasing:  # already in order, as a log kept unit by unit is
+        return frame.reset_index(drop=True)
     return frame.iloc[rank.argsort(kind="stable").to_numpy()].reset_index(drop=True)
 
 
