@@ -196,17 +196,17 @@ def test_a_builder_started_first_reads_new_workbooks_and_then_keeps_their_parse(
 
     monkeypatch.setattr(dataset_module, "read_workbooks", no_parse)
     with Builder.for_inputs(books, cache) as builder:
-        assert builder.started  # large and never read: a child waits for the job
+        assert builder.waiting  # large and never read: a child waits for the job
         with open_dataset(books, cache, builder=builder) as held:
             assert list_units(held.dir) == ["甲局"]
-            assert not builder.started  # its one job is done
+            assert not builder.waiting  # its one job is done
     assert not multiprocessing.active_children()  # the child ended once it had tidied up
     assert read_meta(held.dir)["parsed"] == sorted(p.name for p in (cache / "parsed").iterdir())
     with Builder.for_inputs(books, cache) as again:
-        assert not again.started  # a cached dataset was read from them: no child
+        assert not again.waiting  # a cached dataset was read from them: no child
     book(write_xlsx, "a.xlsx", "甲局", topic="改过的主题")
     with Builder.for_inputs(books, cache) as edited:
-        assert edited.started
+        assert edited.waiting
 
 
 def test_a_builder_that_was_not_needed_is_stopped(write_xlsx, tmp_path, monkeypatch):
@@ -215,14 +215,14 @@ def test_a_builder_that_was_not_needed_is_stopped(write_xlsx, tmp_path, monkeypa
 
     def fail_before_the_build() -> None:
         with Builder.for_inputs(books, tmp_path / "cache") as builder:
-            assert builder.started
+            assert builder.waiting
             raise RuntimeError("e.g. bad parameters")
 
     with pytest.raises(RuntimeError):
         fail_before_the_build()
     assert not multiprocessing.active_children()
     with Builder.for_inputs(books, tmp_path / "cache") as unused:
-        assert unused.started
+        assert unused.waiting
     assert not multiprocessing.active_children()
     assert not (tmp_path / "cache").exists()
 

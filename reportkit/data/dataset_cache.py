@@ -183,7 +183,7 @@ def open_dataset(
         building()
     if held is None and sum(s["size"] for s in sources) > IN_CHILD_BYTES:
         with contextlib.ExitStack() as stack:
-            if builder is None or not builder.started:
+            if builder is None or not builder.waiting:
                 builder = stack.enter_context(Builder(paths))
             builder.build(job)
         held = _hold(final)
@@ -212,9 +212,9 @@ class Builder:
     used is not given back; in a child, the run's driver stays small. A run starts it first of
     all (`for_inputs`), so that the child's interpreter, its imports (pandas, pyarrow) and
     calamine's reading of the workbooks overlap the driver's own start-up (parameters, fonts,
-    the executor) instead of following it. The child answers as soon as the
-    dataset is in place, then keeps the parse cache and cleans the cache up while the run goes
-    on; leaving the `with` block waits for that, or stops a child that was never given a job.
+    the executor) instead of following it. The child answers as soon as the dataset is in
+    place, then keeps the parse and cleans the cache up while the run goes on; leaving the
+    `with` block waits for that, or stops a child that was never given a job.
     """
 
     def __init__(self, paths: Sequence[Path] = (), start: bool = True) -> None:
@@ -241,7 +241,8 @@ class Builder:
         return cls(paths, start=large and not _read_before(Path(cache_dir), sources or []))
 
     @property
-    def started(self) -> bool:
+    def waiting(self) -> bool:
+        """A child is running and has not been given its one job yet."""
         return self._process is not None and not self._sent
 
     def build(self, job: _Job) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reportkit import __version__
-from reportkit.data.dataset_cache import Builder, default_cache_dir
+from reportkit.data.dataset_cache import Builder, default_cache_dir, open_dataset
 from reportkit.errors import OutputError, UsageError
 from reportkit.layout import (
     assign_dirs,
@@ -111,7 +111,6 @@ def run(options: RunOptions) -> RunResult:
 
 
 def _run(options: RunOptions, data: list[Path], builder: Builder) -> RunResult:
-    from reportkit.data.dataset_cache import open_dataset
     from reportkit.data.dataset_meta import ingest_params, list_units
     from reportkit.render.fonts import resolve_fonts
     from reportkit.render.formats import format_names
