@@ -139,10 +139,8 @@ class Reader:
         def problem(sheet: str | None, message: str, severity: str = "error") -> None:
             self.issues.append(Issue(label, sheet, None, None, None, message, severity))
 
-        unreadable = set(book.unreadable)
-        for name in book.sheet_names:
-            if name in unreadable:
-                problem(name, "无法读取该工作表：文件可能已损坏")
+        for name in book.unreadable:
+            problem(name, "无法读取该工作表：文件可能已损坏")
         recognised = 0
         ignored: list[str] = []
         for name, rows, merged in book.grids:
