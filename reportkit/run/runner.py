@@ -31,7 +31,6 @@ from reportkit.layout import (
     write_text_atomic,
 )
 from reportkit.params import load_params, period_of, unit_params
-from reportkit.params_schema import check_unit_names
 from reportkit.resources import DEMO_WORKBOOK, SUMMARY_NOTEBOOK, UNIT_NOTEBOOK
 from reportkit.run.execution import JobOutput, UnitJob
 from reportkit.run.executors import (
@@ -175,6 +174,8 @@ def _run(options: RunOptions, data: list[Path], builder: Builder) -> RunResult:
 
 def _selected_units(options: RunOptions, params: Any, all_units: list[str]) -> list[str]:
     """The units this run reports on (--units, else all); a UsageError before OUT is touched."""
+    from reportkit.params_schema import check_unit_names  # jsonschema: after the child starts
+
     check_unit_names(params, all_units, params.origin)
     if not options.units:
         selected = all_units
