@@ -217,7 +217,7 @@ class Builder:
     `with` block waits for that, or stops a child that was never given a job.
     """
 
-    def __init__(self, paths: Sequence[Path] = (), start: bool = True) -> None:
+    def __init__(self, paths: Sequence[Path], start: bool = True) -> None:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self._sent = False
