@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import multiprocessing
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,9 @@ import pytest
 from reportkit.data import dataset as dataset_module
 from reportkit.data import dataset_cache
 from reportkit.data.dataset import load_unit
-from reportkit.data.dataset_cache import LOCK, default_cache_dir, open_dataset
+from reportkit.data.dataset_cache import LOCK, Builder, default_cache_dir, open_dataset
 from reportkit.data.dataset_meta import list_units, read_meta, unit_fingerprints
+from reportkit.data.ingest import files as files_module
 from reportkit.data.ingest import reader
 from reportkit.errors import ValidationFailed
 
@@ -179,3 +182,73 @@ def test_large_workbooks_are_read_in_a_child_process(write_xlsx, tmp_path, monke
         open_dataset([write_xlsx("bad.xlsx", {"活动台账": rows})], tmp_path / "cache")
     errors = [i for i in failed.value.issues if i.severity == "error"]
     assert [(i.row, i.column) for i in errors] == [(2, "活动类型")]
+
+
+def test_a_builder_started_first_reads_new_workbooks_and_then_keeps_their_parse(
+    write_xlsx, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(dataset_cache, "IN_CHILD_BYTES", 0)
+    cache = tmp_path / "cache"
+    books = [book(write_xlsx, "a.xlsx", "甲局")]
+
+    def no_parse(*_args, **_kwargs):
+        raise AssertionError("read in the driver")
+
+    monkeypatch.setattr(dataset_module, "read_workbooks", no_parse)
+    with Builder.for_inputs(books, cache) as builder:
+        assert builder.waiting  # large and never read: a child waits for the job
+        with open_dataset(books, cache, builder=builder) as held:
+            assert list_units(held.dir) == ["甲局"]
+            assert not builder.waiting  # its one job is done
+    assert not multiprocessing.active_children()  # the child ended once it had tidied up
+    assert read_meta(held.dir)["parsed"] == sorted(p.name for p in (cache / "parsed").iterdir())
+    with Builder.for_inputs(books, cache) as again:
+        assert not again.waiting  # a cached dataset was read from them: no child
+    book(write_xlsx, "a.xlsx", "甲局", topic="改过的主题")
+    with Builder.for_inputs(books, cache) as edited:
+        assert edited.waiting
+
+
+def test_a_builder_that_was_not_needed_is_stopped(write_xlsx, tmp_path, monkeypatch):
+    monkeypatch.setattr(dataset_cache, "IN_CHILD_BYTES", 0)
+    books = [book(write_xlsx, "a.xlsx", "甲局")]
+
+    def fail_before_the_build() -> None:
+        with Builder.for_inputs(books, tmp_path / "cache") as builder:
+            assert builder.waiting
+            raise RuntimeError("e.g. bad parameters")
+
+    with pytest.raises(RuntimeError):
+        fail_before_the_build()
+    assert not multiprocessing.active_children()
+    with Builder.for_inputs(books, tmp_path / "cache") as unused:
+        assert unused.waiting
+    assert not multiprocessing.active_children()
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_workbook_changed_after_it_was_read_ahead_is_read_again(
+    write_xlsx, tmp_path, monkeypatch
+):
+    def read_ahead(path: Path) -> dataset_cache._ReadAhead:
+        ahead = dataset_cache._ReadAhead([path])
+        ahead.stop()
+        while path not in ahead._read:  # the thread registers the file before reading it
+            time.sleep(0.01)
+        ahead._read[path][1].result()
+        return ahead
+
+    path = book(write_xlsx, "a.xlsx", "甲局", topic="读前的主题")
+    ahead = read_ahead(path)
+    book(write_xlsx, "a.xlsx", "甲局", topic="改过的主题")
+    ((_sheet, rows, _merged),) = ahead.read(path).grids
+    assert rows[1][4] == "改过的主题"
+
+    unchanged = read_ahead(path)
+
+    def no_read(_path: Path) -> None:
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(files_module, "read_cells", no_read)
+    ((_sheet, rows, _merged),) = unchanged.read(path).grids
+    assert rows[1][4] == "改过的主题"

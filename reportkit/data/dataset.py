@@ -42,6 +42,7 @@ from reportkit.data.dataset_meta import (
     table_parts,
 )
 from reportkit.data.ingest import PROVENANCE, IngestResult, ParseCache, read_workbooks
+from reportkit.data.ingest.files import WorkbookCells, read_cells
 from reportkit.errors import Issue, OutputError, ReportkitError, UsageError, ValidationFailed
 
 __all__ = [
@@ -99,6 +100,8 @@ def _unit_order(frame: pd.DataFrame, units: Sequence[str]) -> pd.DataFrame:
     order = list(dict.fromkeys([*units, *pd.unique(frame["unit"].dropna())]))
     rank = pd.Categorical(frame["unit"], categories=order, ordered=True).codes
     rank = pd.Series(rank).where(rank >= 0, len(order))  # missing units last
+    if rank.is_monotonic_increasing:  # already in order, as a log kept unit by unit is
+        return frame.reset_index(drop=True)
     return frame.iloc[rank.argsort(kind="stable").to_numpy()].reset_index(drop=True)
 
 
@@ -254,9 +257,10 @@ def parse_workbooks(
     sources: list[dict[str, Any]] | None,
     cache: ParseCache | None = None,
     file_units: Mapping[str, str] | None = None,
+    read: Callable[[Path], WorkbookCells] | None = None,
 ) -> tuple[IngestResult, dict[str, Any]]:
     """Read and validate the workbooks, and the meta.json that describes them."""
-    result = read_workbooks(paths, extra, file_units, cache)
+    result = read_workbooks(paths, extra, file_units, cache, read or read_cells)
     if result.errors:
         raise ValidationFailed(result.issues)
     if sources is None:  # unreadable yet without errors cannot happen; be safe

@@ -25,11 +25,14 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -48,8 +51,9 @@ if TYPE_CHECKING:  # pandas, pyarrow and the reader load only when a dataset is 
     import pyarrow as pa
 
     from reportkit.data.ingest import FileParse
+    from reportkit.data.ingest.files import WorkbookCells
 
-__all__ = ["KEEP_DATASETS", "Dataset", "default_cache_dir", "open_dataset"]
+__all__ = ["KEEP_DATASETS", "Builder", "Dataset", "default_cache_dir", "open_dataset"]
 
 #: In every cached dataset: runs hold a shared flock on it, clean-up an exclusive one.
 LOCK = ".lock"
@@ -149,11 +153,14 @@ def open_dataset(
     extra_types: Mapping[str, Iterable[str]] | None = None,
     file_units: Mapping[str, str] | None = None,
     building: Callable[[], None] | None = None,
+    builder: Builder | None = None,
 ) -> Dataset:
     """The dataset of these workbooks, held for this run; built (and validated) when new.
 
     `building` is called once, just before the workbooks are read (never when the dataset is
-    cached): a run starts a worker then, so that it is ready when the reading is done.
+    cached): a run starts a worker then, so that it is ready when the reading is done. A
+    `builder` started earlier (see Builder) reads large workbooks; without one, a child
+    process is started here.
 
     Its folder, cache_dir/datasets/<sha256 of the inputs' names and content, the extra types,
     the file units, the dataset format and the parser's code>, is written once and then only
@@ -175,10 +182,14 @@ def open_dataset(
     if held is None and building is not None:
         building()
     if held is None and sum(s["size"] for s in sources) > IN_CHILD_BYTES:
-        _build_in_child(job)
+        with contextlib.ExitStack() as stack:
+            if builder is None or not builder.waiting:
+                builder = stack.enter_context(Builder(paths))
+            builder.build(job)
         held = _hold(final)
     if held is None:
-        held = _build(job)
+        held, tidy = _build(job)
+        tidy()
     return Dataset(final, _stored_warnings(final), held)
 
 
@@ -194,38 +205,189 @@ class _Job:
     final: Path
 
 
-def _build_in_child(job: _Job) -> None:
-    """_build in a fresh process: reading a large workbook peaks at several times its tables'
-    size, and memory a process has used is not given back; the run's driver stays small."""
-    context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(1, mp_context=context) as pool:
+class Builder:
+    """A child process that builds a dataset from large workbooks (over IN_CHILD_BYTES).
+
+    Reading a large workbook peaks at several times its tables' size, and memory a process has
+    used is not given back; in a child, the run's driver stays small. A run starts it first of
+    all (`for_inputs`), so that the child's interpreter, its imports (pandas, pyarrow) and
+    calamine's reading of the workbooks overlap the driver's own start-up (parameters, fonts,
+    the executor) instead of following it. The child answers as soon as the dataset is in
+    place, then keeps the parse and cleans the cache up while the run goes on; leaving the
+    `with` block waits for that, or stops a child that was never given a job.
+    """
+
+    def __init__(self, paths: Sequence[Path], start: bool = True) -> None:
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._sent = False
+        if start:
+            context = multiprocessing.get_context("spawn")
+            self._conn, child = context.Pipe()
+            self._process = context.Process(
+                target=_serve_build, args=(child, paths), name="reportkit-dataset", daemon=True
+            )
+            self._process.start()
+            child.close()  # the child holds the only other end: its death reads as EOF here
+
+    @classmethod
+    def for_inputs(cls, paths: Sequence[Path | str], cache_dir: Path | str) -> Builder:
+        """Started only when the workbooks are large and no cached dataset was read from
+        workbooks with this content: the dataset will most likely be built, and a child that
+        is not needed after all costs one interpreter start on the other core."""
+        paths = [Path(p) for p in paths]
+        sources = hash_sources(paths)
+        large = sources is not None and sum(s["size"] for s in sources) > IN_CHILD_BYTES
+        return cls(paths, start=large and not _read_before(Path(cache_dir), sources or []))
+
+    @property
+    def waiting(self) -> bool:
+        """A child is running and has not been given its one job yet."""
+        return self._process is not None and not self._sent
+
+    def build(self, job: _Job) -> None:
+        """Build the dataset in the child; ValidationFailed when the workbooks have errors."""
+        assert self._conn is not None
+        assert not self._sent
+        self._sent = True
+        lost = ReportkitError("读取台账的子进程意外退出（可能内存不足），未写入数据集")
         try:
-            issues = pool.submit(_child_build, job).result()
-        except cf.process.BrokenProcessPool:
-            raise ReportkitError("读取台账的子进程意外退出（可能内存不足），未写入数据集") from None
-    if issues is not None:
-        raise ValidationFailed(issues)
+            self._conn.send(job)
+            kind, value = self._conn.recv()
+        except (EOFError, OSError):
+            raise lost from None
+        if kind == "issues":
+            raise ValidationFailed(value)
+        if kind == "raise":
+            raise value
+
+    def __enter__(self) -> Builder:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        if self._process is None:
+            return
+        if self._conn is not None:
+            self._conn.close()  # a child still waiting for a job reads EOF and ends
+        if exc_type is not None or not self._sent:
+            self._process.terminate()  # its tidying up is safe to cut short
+        self._process.join()
+        self._process = None
 
 
-def _child_build(job: _Job) -> list[Issue] | None:
-    """The issues when the workbooks have errors (ValidationFailed itself does not pickle)."""
+def _read_before(cache_dir: Path, sources: list[dict[str, Any]]) -> bool:
+    """Whether a cached dataset was built from workbooks with these names and content."""
+    wanted = [[s["path"], s["sha256"]] for s in sources]
+    with contextlib.suppress(OSError):
+        for folder in (cache_dir / "datasets").iterdir():
+            if folder.name.startswith("."):
+                continue
+            with contextlib.suppress(ReportkitError, AttributeError, KeyError, TypeError):
+                stored = read_meta(folder).get("sources") or []
+                if [[s["path"], s["sha256"]] for s in stored] == wanted:
+                    return True
+    return False
+
+
+def _serve_build(conn: Connection, paths: Sequence[Path]) -> None:
+    """The child: read the workbooks' cells while importing what the checks take, build the one
+    dataset it is sent, answer, then keep the parse and clean the cache up. Ctrl-C reaches the
+    driver, which stops the child."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ahead = _ReadAhead(paths)
+    import reportkit.data.dataset  # noqa: F401 - pandas and pyarrow, while calamine reads
+
     try:
-        held = _build(job)
-    except ValidationFailed as failed:
-        return failed.issues
-    if held is not None:
-        held.close()  # the parent takes its own shared lock
-    return None
+        job = conn.recv()
+    except (EOFError, OSError):
+        return  # the dataset was cached after all
+    ahead.stop()
+    tidy: Callable[[], None] | None = None
+    try:
+        held, tidy = _build(job, ahead.read)
+        if held is not None:
+            held.close()  # the driver takes its own shared lock
+        answer: tuple[str, Any] = ("ok", None)
+    except ValidationFailed as failed:  # it does not pickle; its issues do
+        answer = ("issues", failed.issues)
+    except Exception as exc:  # noqa: BLE001 - shown by the driver as it would be in-process
+        answer = ("raise", exc)
+    try:
+        conn.send(answer)
+    except OSError:
+        pass  # the driver is gone: the dataset is in place all the same
+    except Exception:  # noqa: BLE001 - an exception that does not pickle
+        conn.send(("raise", ReportkitError(f"{type(answer[1]).__name__}: {answer[1]}")))
+    conn.close()
+    if tidy is not None:
+        tidy()
 
 
-def _build(job: _Job) -> IO[bytes] | None:
-    """Read, validate and write the dataset at job.final; return the shared lock held on it."""
+class _ReadAhead:
+    """Workbooks read in a thread, in order, from the child's start until its job arrives.
+
+    calamine releases the GIL, so the reading overlaps the child's own imports. A workbook
+    changed after it was read ahead (the driver hashes the workbooks meanwhile) is read again,
+    so what is read is what the job's key names; one the job takes from the parse cache was
+    read for nothing; one not reached yet is read when the job needs it.
+    """
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._read: dict[Path, tuple[tuple[int, ...] | None, cf.Future[WorkbookCells]]] = {}
+        threading.Thread(target=self._run, args=(list(paths),), daemon=True).start()
+
+    def _run(self, paths: list[Path]) -> None:
+        from reportkit.data.ingest.files import read_cells
+
+        for path in paths:
+            future: cf.Future[WorkbookCells] = cf.Future()
+            with self._lock:
+                if self._stopped:
+                    return
+                self._read[path] = (_version(path), future)
+            try:
+                future.set_result(read_cells(path))
+            except BaseException as exc:  # noqa: BLE001 - raised again where the job reads it
+                future.set_exception(exc)
+
+    def stop(self) -> None:
+        """No more reading ahead: the job reads the rest itself."""
+        with self._lock:
+            self._stopped = True
+
+    def read(self, path: Path) -> WorkbookCells:
+        from reportkit.data.ingest.files import read_cells
+
+        with self._lock:
+            version, future = self._read.pop(path, (None, None))
+        if future is not None:
+            cf.wait([future])
+            if version is not None and version == _version(path):
+                return future.result()  # a FileProblem too, as read_cells raises it
+        return read_cells(path)
+
+
+def _version(path: Path) -> tuple[int, ...] | None:
+    """What changes whenever a file is written or replaced."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
+
+def _build(
+    job: _Job, read: Callable[[Path], WorkbookCells] | None = None
+) -> tuple[IO[bytes] | None, Callable[[], None]]:
+    """Read, validate and write the dataset at job.final; return the shared lock held on it,
+    and what is left to do once the run may go on: keep the parse, clean the cache up."""
     from reportkit.data.dataset import new_folder, parse_workbooks, write_files
 
     cache_dir, final = job.cache_dir, job.final
     parsed = _ParseStore(cache_dir, job.sources, job.extra)
-    result, meta = parse_workbooks(job.paths, job.extra, job.sources, parsed, job.file_units)
-    parsed.commit()
+    result, meta = parse_workbooks(job.paths, job.extra, job.sources, parsed, job.file_units, read)
     meta["parsed"] = parsed.keys
     datasets = final.parent
     tmp = new_folder(datasets, f".tmp-{uuid.uuid4().hex}", datasets)
@@ -253,8 +415,12 @@ def _build(job: _Job) -> IO[bytes] | None:
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise OutputError(f"写入数据集缓存「{datasets}」失败：{exc.strerror or exc}") from None
-    _clean_up(cache_dir)
-    return held
+
+    def tidy() -> None:
+        parsed.commit()
+        _clean_up(cache_dir)
+
+    return held, tidy
 
 
 class _PartStore:

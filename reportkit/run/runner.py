@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reportkit import __version__
-from reportkit.data.dataset_cache import default_cache_dir
+from reportkit.data.dataset_cache import Builder, default_cache_dir, open_dataset
 from reportkit.errors import OutputError, UsageError
 from reportkit.layout import (
     assign_dirs,
@@ -31,7 +31,6 @@ from reportkit.layout import (
     write_text_atomic,
 )
 from reportkit.params import load_params, period_of, unit_params
-from reportkit.params_schema import check_unit_names
 from reportkit.resources import DEMO_WORKBOOK, SUMMARY_NOTEBOOK, UNIT_NOTEBOOK
 from reportkit.run.execution import JobOutput, UnitJob
 from reportkit.run.executors import (
@@ -103,7 +102,14 @@ def _setup_log(out: Path) -> logging.Handler:
 
 
 def run(options: RunOptions) -> RunResult:
-    from reportkit.data.dataset_cache import open_dataset
+    data = list(options.data) or [DEMO_WORKBOOK]
+    # First of all: when the workbooks will have to be read, the child process that reads them
+    # starts now, and its start-up overlaps the driver's (parameters, fonts, the executor).
+    with Builder.for_inputs(data, options.cache_dir) as builder:
+        return _run(options, data, builder)
+
+
+def _run(options: RunOptions, data: list[Path], builder: Builder) -> RunResult:
     from reportkit.data.dataset_meta import ingest_params, list_units
     from reportkit.render.fonts import resolve_fonts
     from reportkit.render.formats import format_names
@@ -117,7 +123,6 @@ def run(options: RunOptions) -> RunResult:
     executor = executor_factory(options.executor)
     params = load_params(options.params_path, options.overrides)
     period = period_of(params)
-    data = list(options.data) or [DEMO_WORKBOOK]
     if "pdf" in formats or "docx" in formats:
         fonts = {role: font.to_json() for role, font in resolve_fonts(params.get("fonts")).items()}
     else:
@@ -139,7 +144,11 @@ def run(options: RunOptions) -> RunResult:
         # Validation comes first: a run with bad data writes nothing into OUT. The dataset is
         # held (no clean-up removes it) until the run's last kernel is done.
         dataset = open_dataset(
-            data, options.cache_dir, building=started.warm_up, **ingest_params(params)
+            data,
+            options.cache_dir,
+            building=started.warm_up,
+            builder=builder,
+            **ingest_params(params),
         )
     except BaseException:
         started.cancel()  # a worker started early is stopped, not waited for
@@ -165,6 +174,8 @@ def run(options: RunOptions) -> RunResult:
 
 def _selected_units(options: RunOptions, params: Any, all_units: list[str]) -> list[str]:
     """The units this run reports on (--units, else all); a UsageError before OUT is touched."""
+    from reportkit.params_schema import check_unit_names  # jsonschema: after the child starts
+
     check_unit_names(params, all_units, params.origin)
     if not options.units:
         selected = all_units

@@ -11,14 +11,20 @@ rules (what rows mean, per table and across workbooks), units (name the unit of 
 a 单位 column), privacy (no personal names in the dataset) and reader (the whole run).
 """
 
-from reportkit.data.ingest.files import UNCACHED_FORMULA
-from reportkit.data.ingest.reader import (
-    FileParse,
-    IngestResult,
-    ParseCache,
-    read_workbooks,
-)
-from reportkit.data.ingest.tables import PROVENANCE
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reportkit.data.ingest.files import UNCACHED_FORMULA
+    from reportkit.data.ingest.reader import (
+        FileParse,
+        IngestResult,
+        ParseCache,
+        read_workbooks,
+    )
+    from reportkit.data.ingest.tables import PROVENANCE
 
 __all__ = [
     "PROVENANCE",
@@ -28,3 +34,17 @@ __all__ = [
     "ParseCache",
     "read_workbooks",
 ]
+
+#: Where each name lives. Loaded on first use: the package itself imports nothing, so
+#: reportkit.data.ingest.files (calamine) loads without pandas (see dataset_cache.Builder).
+_HOMES = {
+    "UNCACHED_FORMULA": "files",
+    "PROVENANCE": "tables",
+    **dict.fromkeys(("FileParse", "IngestResult", "ParseCache", "read_workbooks"), "reader"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)

@@ -3,17 +3,15 @@ across files; the entry point `read_workbooks`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
-import python_calamine as calamine
 
 from reportkit.data.ingest.cells import display, parsers
-from reportkit.data.ingest.files import FileProblem, open_workbook, xlsx_error_cells
+from reportkit.data.ingest.files import FileProblem, WorkbookCells, read_cells
 from reportkit.data.ingest.header import (
     Header,
     Range,
@@ -92,6 +90,7 @@ class Reader:
         self,
         extra_types: Mapping[str, Iterable[str]] | None,
         file_units: Mapping[str, str] | None = None,
+        read: Callable[[Path], WorkbookCells] = read_cells,
     ) -> None:
         self.parsers = parsers(extra_types)
         self.lookups = {s.table: header_lookup(s) for s in SHEETS}
@@ -102,7 +101,7 @@ class Reader:
         self.file_units = dict(file_units or {})
         self.listed: dict[str, list[str]] = {}  # file -> units its 单位信息 sheets list
         self.unnamed: list[Unnamed] = []
-        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.read = read
 
     def read_file_parse(self, path: Path) -> FileParse:
         """Read one file, and return what it added."""
@@ -128,33 +127,25 @@ class Reader:
         label = str(path)
         self.files.append(label)
         try:
-            book, is_ooxml = open_workbook(path)
+            cells = self.read(path)
         except FileProblem as problem:
             self.issues.append(Issue(label, None, None, None, None, str(problem)))
             return
-        try:
-            self._read_book(path, label, book, is_ooxml)
-        finally:
-            book.close()
+        self._read_book(label, cells)
 
-    def _read_book(
-        self, path: Path, label: str, book: calamine.CalamineWorkbook, is_ooxml: bool
-    ) -> None:
+    def _read_book(self, label: str, book: WorkbookCells) -> None:
         """Read every sheet whose header matches a contract, whatever the sheet is called."""
 
         def problem(sheet: str | None, message: str, severity: str = "error") -> None:
             self.issues.append(Issue(label, sheet, None, None, None, message, severity))
 
-        errors: Future | None = None
-        if is_ooxml:
-            errors = self.pool.submit(xlsx_error_cells, path, list(book.sheet_names))
-        grids = [grid for name in book.sheet_names if (grid := self._grid(book, name, problem))]
-        error_cells = errors.result() if errors is not None else {}
+        for name in book.unreadable:
+            problem(name, "无法读取该工作表：文件可能已损坏")
         recognised = 0
         ignored: list[str] = []
-        for name, rows, merged in grids:
+        for name, rows, merged in book.grids:
             named = sheet_for(name)
-            cells = error_cells.get(name, [])
+            cells = book.error_cells.get(name, [])
             if not cells and not any(display(cell) for row in rows for cell in row):
                 if named is not None:
                     recognised += 1
@@ -190,22 +181,6 @@ class Reader:
             names = "、".join(f"「{n}」" for n in ignored)
             problem(None, f"工作表 {names} 的表头不像任何一种台账表，已忽略", "warning")
 
-    @staticmethod
-    def _grid(
-        book: calamine.CalamineWorkbook, name: str, problem: Any
-    ) -> tuple[str, list[list[Any]], list[Range]] | None:
-        """A sheet's cells and merged ranges, or None (and an error) when it cannot be read."""
-        try:
-            data = book.get_sheet_by_name(name)
-            rows = data.to_python(skip_empty_area=False)
-            merged = list(getattr(data, "merged_cell_ranges", None) or [])
-        except BaseException as exc:  # calamine errors and pyo3 panics on a corrupt part
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                raise
-            problem(name, "无法读取该工作表：文件可能已损坏")
-            return None
-        return name, rows, merged
-
     def _add_sheet(
         self,
         label: str,
@@ -234,7 +209,6 @@ class Reader:
 
     def finish(self) -> IngestResult:
         """The tables of all files read, checked across files, with personal names removed."""
-        self.pool.shutdown(wait=False)
         known = {
             str(u)
             for table in ("units", "activities")
@@ -264,6 +238,7 @@ def read_workbooks(
     extra_types: Mapping[str, Iterable[str]] | None = None,
     file_units: Mapping[str, str] | None = None,
     cache: ParseCache | None = None,
+    read: Callable[[Path], WorkbookCells] = read_cells,
 ) -> IngestResult:
     """Read and validate workbooks; problems come back as Issues, never as exceptions.
 
@@ -271,17 +246,15 @@ def read_workbooks(
     With a cache, a workbook read before (as the cache tells by its content) is not read again,
     and a workbook read now without errors is kept there, unless a sheet of it names its unit
     only through the other workbooks (title or file name rules, see reportkit.data.ingest.units).
+    `read` gives a workbook's cells: e.g. ones read ahead while the process was starting.
     """
-    reader = Reader(extra_types, file_units)
-    try:
-        for path in map(Path, paths):
-            stored = cache.load(path) if cache is not None else None
-            if stored is not None:
-                reader.add(path, stored)
-                continue
-            parse = reader.read_file_parse(path)
-            if cache is not None and not parse.has_errors and not parse.unnamed:
-                cache.store(path, parse)
-        return reader.finish()
-    finally:
-        reader.pool.shutdown(wait=True)
+    reader = Reader(extra_types, file_units, read)
+    for path in map(Path, paths):
+        stored = cache.load(path) if cache is not None else None
+        if stored is not None:
+            reader.add(path, stored)
+            continue
+        parse = reader.read_file_parse(path)
+        if cache is not None and not parse.has_errors and not parse.unnamed:
+            cache.store(path, parse)
+    return reader.finish()
