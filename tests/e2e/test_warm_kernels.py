@@ -318,8 +318,12 @@ def test_a_spare_that_died_while_idle_is_not_used(worker_kernels, tmp_path, monk
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     parent = worker_kernels()
     dead = spare_of(parent)
+    pidfd = os.pidfd_open(dead)
     os.kill(dead, signal.SIGKILL)
-    wait_for(lambda: not alive(dead), timeout=30)
+    # Dead as the provisioner sees it: the pidfd turns readable once every thread has exited,
+    # a little after /proc shows the main thread as a zombie.
+    wait_for(lambda: warm_parent.pidfd_exited(pidfd), timeout=30)
+    os.close(pidfd)
     km, kc = start_new_kernel(kernel_name=KERNEL_NAME, startup_timeout=120)
     try:
         assert not spare_files(tmp_path)  # the dead spare's file is gone, no new spare yet
