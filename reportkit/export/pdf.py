@@ -29,6 +29,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from functools import cache, lru_cache
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,9 @@ def _compiler(key: FontsKey) -> tuple[Any, bytes, dict[str, str]]:
 # -- blocks to the template's JSON ----------------------------------------------------------
 
 _SVG_TAG = re.compile(rb"<svg\b[^>]*>")
+# As the HTML's overflow-wrap: break-word, a table cell's run of this many Latin letters, digits
+# and signs (a web address, code-looking text) may break between any two of its characters.
+_LONG_RUN = re.compile(r"[!-~]{8,}")
 _PX_PT = 0.75
 
 
@@ -198,20 +202,27 @@ def _figure(block: Block) -> dict[str, Any] | None:
 
 
 def _table(block: Block) -> dict[str, Any] | None:
+    """A table with its cells padded to one width; `long` lists the cells (header first, then
+    row by row) that the template lets break anywhere, found here once rather than by a
+    show rule over every cell."""
     columns = [as_text(c) for c in block.get("columns") or []]
     rows = [[as_text(v) for v in row] for row in block.get("rows") or []]
     count = max([len(columns), *(len(r) for r in rows)])
     if count == 0:
         return None
     widths = column_widths(columns, rows, 10_000)
+    columns += [""] * (count - len(columns))
+    rows = [row + [""] * (count - len(row)) for row in rows]
+    cells = chain(columns, *rows)
     return {
         "kind": "table",
         "caption": as_text(block.get("caption")),
         "compact": bool(block.get("compact")),
-        "columns": columns + [""] * (count - len(columns)),
-        "rows": [row + [""] * (count - len(row)) for row in rows],
+        "columns": columns,
+        "rows": rows,
         "widths": [w / 10_000 for w in widths],
         "left": sorted(text_columns(rows)),
+        "long": [i for i, text in enumerate(cells) if _LONG_RUN.search(text)],
     }
 
 
@@ -245,6 +256,7 @@ def _document_json(
         "lang": language.lower() or "zh",
         "region": region.upper() or None,
         "geometry": geometry(),
+        "long_run": _LONG_RUN.pattern,
         "fonts": {role: {"family": families[role], "weight": font.weight} for role, font in key},
         "blocks": [b for b in map(_template_block, blocks) if b is not None],
     }
