@@ -2,8 +2,9 @@
 
 Why Typst: WeasyPrint spent 3–8 s laying out each report (most of it the 附件1 table); Typst's
 compiler ships inside the `typst` wheel, breaks CJK lines and punctuation itself, draws SVG
-natively, writes tagged PDF and PDF/A, and typesets the largest L demo report (33 pages) in
-about 0.3 s once its fonts are loaded (benchmarks/README.md).
+natively, writes tagged PDF and PDF/A, and typesets an L demo report (20–33 pages) in about
+0.2 CPU-s once its fonts are loaded (benchmarks/README.md). Most of that is the 附件1 table, so
+its cells are bare strings styled once per table (see _table).
 
 How workbook text stays text: the template (templates/export/report.typ) is passed as bytes, the
 blocks as one JSON string in `sys.inputs`, and SVGs inside that JSON; the compiler's root is an
