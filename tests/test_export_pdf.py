@@ -205,6 +205,42 @@ def test_workbook_text_is_never_typst_markup(tmp_path: Path) -> None:
     assert "root:" not in text  # nothing of /etc/passwd was read
 
 
+CODE = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"  # no break inside
+WIDE_TABLE = {
+    "kind": "table",
+    "columns": ["日期", "类型", "主题", "编码"],
+    "rows": [["2024-03-05", "主题党日", "学习党章（ABCDEFGHIJ）", f"见{CODE}"]] * 2,
+}
+
+
+def test_long_latin_runs_break_only_when_wider_than_their_column() -> None:
+    from reportkit.export.pdf import _compiler, _fonts_key, _table
+
+    table = _table(WIDE_TABLE, _compiler(_fonts_key(None)).advances)
+    assert table is not None
+    # Header first, then row by row: only the code in the last column is too wide; the dates
+    # and the bracketed run fit their columns and stay as they are.
+    assert table["long"] == [7, 11]
+
+
+def test_too_wide_latin_runs_break_inside_their_column(tmp_path: Path) -> None:
+    import pdfplumber
+
+    from reportkit.export.pdf import blocks_to_pdf
+
+    path = tmp_path / "wide.pdf"
+    path.write_bytes(blocks_to_pdf([WIDE_TABLE]))
+    with pdfplumber.open(str(path)) as pdf:
+        chars = [c for c in pdf.pages[0].chars if c["text"].strip()]
+    found = "".join(c["text"] for c in chars)
+    assert CODE in found
+    code = [c for c in chars if c["text"] in CODE and c["x0"] > TEXT_LEFT + 250]
+    assert len({round(c["top"]) for c in code}) >= 6  # broken over lines, in both rows
+    assert max(c["x1"] for c in chars) <= TEXT_RIGHT + TOLERANCE
+    dates = [c for c in chars if c["x0"] < TEXT_LEFT + 80 and c["text"].isdigit()]
+    assert len({round(c["top"]) for c in dates}) == 2  # each date on one line
+
+
 def test_template_evaluates_nothing_and_imports_no_package() -> None:
     from importlib import resources
 

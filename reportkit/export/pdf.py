@@ -2,8 +2,9 @@
 
 Why Typst: WeasyPrint spent 3–8 s laying out each report (most of it the 附件1 table); Typst's
 compiler ships inside the `typst` wheel, breaks CJK lines and punctuation itself, draws SVG
-natively, writes tagged PDF and PDF/A, and typesets the largest L demo report (33 pages) in
-about 0.3 s once its fonts are loaded (benchmarks/README.md).
+natively, writes tagged PDF and PDF/A, and typesets an L demo report (20–33 pages) in about
+0.2 CPU-s once its fonts are loaded (benchmarks/README.md). Most of that is the 附件1 table, so
+its cells are bare strings styled once per table (see _table).
 
 How workbook text stays text: the template (templates/export/report.typ) is passed as bytes, the
 blocks as one JSON string in `sys.inputs`, and SVGs inside that JSON; the compiler's root is an
@@ -27,6 +28,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -60,6 +62,10 @@ from reportkit.render.formats import ExecutedReport, Format
 PDF_STANDARDS = ("a-1b", "a-2b", "a-2u", "a-3b", "a-3u", "a-4", "ua-1")
 
 _MM = 72 / 25.4
+# A table cell's padding (x, y) in points, normal and compact (附件1): the HTML's padding plus
+# half the 0.75 pt rule on each side (CSS collapsed borders).
+CELL_INSET_PT = (4.375, 1.375)
+COMPACT_INSET_PT = (3.375, 0.375)
 _lock = threading.Lock()
 
 
@@ -84,6 +90,8 @@ def geometry() -> dict[str, float]:
         "figure_max_height_pt": round(TEXT_HEIGHT_MM * 0.6) * _MM,
         "signature_gap_pt": round(2 * LINE_PT, 2),
         "signature_right_pt": round(4 * CHAR_PT, 2),
+        "cell_inset_pt": CELL_INSET_PT,
+        "compact_cell_inset_pt": COMPACT_INSET_PT,
     }
 
 
@@ -135,10 +143,28 @@ def _typst_family(role: str, font: ResolvedFont, faces: Sequence[Any]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Typesetter:
+    """A compiler that sees only one font set's files, with what the JSON needs of that set:
+    each role's family as Typst names it, and the table fonts' ASCII advances."""
+
+    compiler: Any
+    template: bytes
+    families: dict[str, str]
+    advances: dict[str, dict[str, float]]  # role -> character -> em, for _TABLE_ROLES
+
+
+_TABLE_ROLES = ("heiti", "fangsong")  # a table's header and body (report.typ's show-table)
+
+
+def _template(name: str) -> bytes:
+    return resources.files("reportkit").joinpath(f"templates/export/{name}").read_bytes()
+
+
 @lru_cache(maxsize=4)
-def _compiler(key: FontsKey) -> tuple[Any, bytes, dict[str, str]]:
-    """A compiler that sees only this font set's files, and each role's family as Typst names
-    it. Kept per process: a worker loads its fonts once, not once per unit."""
+def _compiler(key: FontsKey) -> _Typesetter:
+    """The compiler for a font set. Kept per process: a worker loads its fonts once, not once
+    per unit."""
     import typst
 
     # Typst searches folders for fonts: give it one holding links to exactly these files.
@@ -151,16 +177,31 @@ def _compiler(key: FontsKey) -> tuple[Any, bytes, dict[str, str]]:
     )
     faces = loaded.fonts()
     families = {role: _typst_family(role, font, faces) for role, font in key}
-    template = resources.files("reportkit").joinpath("templates/export/report.typ").read_bytes()
-    compiler = typst.Compiler(
-        template, root=_empty_root(), font_paths=loaded, ignore_system_fonts=True
+    options = {"root": _empty_root(), "font_paths": loaded, "ignore_system_fonts": True}
+    probe = typst.Compiler(
+        _template("advances.typ"),
+        sys_inputs={"families": json.dumps([families[role] for role in _TABLE_ROLES])},
+        **options,
     )
-    return compiler, template, families
+    measured = json.loads(probe.query("<advances>", field="value", one=True))
+    advances = {
+        role: {chr(code): em for code, em in enumerate(ems, start=33)}
+        for role, ems in zip(_TABLE_ROLES, measured, strict=True)
+    }
+    template = _template("report.typ")
+    return _Typesetter(typst.Compiler(template, **options), template, families, advances)
 
 
 # -- blocks to the template's JSON ----------------------------------------------------------
 
 _SVG_TAG = re.compile(rb"<svg\b[^>]*>")
+# As the HTML's overflow-wrap: break-word, a table cell's run of this many Latin letters, digits
+# and signs (a web address, code-looking text) may break between any two of its characters,
+# when it is wider than its column. Lines break only at spaces and CJK ideographs here: what
+# else stands next to a run (brackets, punctuation) counts as part of it.
+_LONG_RUN = re.compile(r"[!-~]{8,}")
+_UNBROKEN = re.compile(r"[^\s\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_ROOM_SLACK_EM = 0.5  # kerning and rounding: a run this close to full is taken as too wide
 _PX_PT = 0.75
 
 
@@ -197,25 +238,56 @@ def _figure(block: Block) -> dict[str, Any] | None:
     return {"kind": "paragraph", "text": caption, "lead": "", "align": "center"}
 
 
-def _table(block: Block) -> dict[str, Any] | None:
+def _too_wide(text: str, room_em: float, advances: Mapping[str, float]) -> bool:
+    """Whether a long Latin run in `text`, with what is glued to it, is wider than `room_em`
+    (characters other than printable ASCII count as one em)."""
+    return bool(_LONG_RUN.search(text)) and any(
+        _LONG_RUN.search(word) and sum(advances.get(ch, 1.0) for ch in word) > room_em
+        for word in _UNBROKEN.findall(text)
+    )
+
+
+def _table(block: Block, advances: Mapping[str, Mapping[str, float]]) -> dict[str, Any] | None:
+    """A table with its cells padded to one width. `long` lists the cells (header first, then
+    row by row) whose long Latin run is wider than its column: the template lets only those
+    break anywhere, as a rule over every cell costs more than the rest of a long table."""
     columns = [as_text(c) for c in block.get("columns") or []]
     rows = [[as_text(v) for v in row] for row in block.get("rows") or []]
     count = max([len(columns), *(len(r) for r in rows)])
     if count == 0:
         return None
     widths = column_widths(columns, rows, 10_000)
+    compact = bool(block.get("compact"))
+    size, inset = (COMPACT_PT, COMPACT_INSET_PT) if compact else (SMALL_PT, CELL_INSET_PT)
+    rooms = [
+        (w / sum(widths) * TEXT_WIDTH_MM * _MM - 2 * inset[0]) / size - _ROOM_SLACK_EM
+        for w in widths
+    ]
+    columns += [""] * (count - len(columns))
+    rows = [row + [""] * (count - len(row)) for row in rows]
+    head, body = (advances[role] for role in _TABLE_ROLES)
+    long = [i for i, text in enumerate(columns) if _too_wide(text, rooms[i], head)]
+    long += [
+        count * (1 + r) + i
+        for r, row in enumerate(rows)
+        for i, text in enumerate(row)
+        if _too_wide(text, rooms[i], body)
+    ]
     return {
         "kind": "table",
         "caption": as_text(block.get("caption")),
-        "compact": bool(block.get("compact")),
-        "columns": columns + [""] * (count - len(columns)),
-        "rows": [row + [""] * (count - len(row)) for row in rows],
+        "compact": compact,
+        "columns": columns,
+        "rows": rows,
         "widths": [w / 10_000 for w in widths],
         "left": sorted(text_columns(rows)),
+        "long": long,
     }
 
 
-def _template_block(block: Block) -> dict[str, Any] | None:
+def _template_block(
+    block: Block, advances: Mapping[str, Mapping[str, float]]
+) -> dict[str, Any] | None:
     """A block as the template reads it: every text a plain string, tables and figures ready."""
     kind = block.get("kind")
     if kind in ("title", "heading"):
@@ -226,7 +298,7 @@ def _template_block(block: Block) -> dict[str, Any] | None:
         return {"kind": kind, "text": as_text(block.get("text")),
                 "lead": as_text(block.get("lead")), "align": align}  # fmt: skip
     if kind == "table":
-        return _table(block)
+        return _table(block, advances)
     if kind == "figure":
         return _figure(block)
     if kind == "signature":
@@ -237,7 +309,7 @@ def _template_block(block: Block) -> dict[str, Any] | None:
 
 
 def _document_json(
-    blocks: Sequence[Block], title: str, lang: str, key: FontsKey, families: Mapping[str, str]
+    blocks: Sequence[Block], title: str, lang: str, key: FontsKey, setter: _Typesetter
 ) -> str:
     language, _, region = (lang or "zh-CN").partition("-")
     document = {
@@ -245,8 +317,13 @@ def _document_json(
         "lang": language.lower() or "zh",
         "region": region.upper() or None,
         "geometry": geometry(),
-        "fonts": {role: {"family": families[role], "weight": font.weight} for role, font in key},
-        "blocks": [b for b in map(_template_block, blocks) if b is not None],
+        "long_run": _LONG_RUN.pattern,
+        "fonts": {
+            role: {"family": setter.families[role], "weight": font.weight} for role, font in key
+        },
+        "blocks": [
+            b for b in (_template_block(b, setter.advances) for b in blocks) if b is not None
+        ],
     }
     return json.dumps(document, ensure_ascii=False)
 
@@ -275,14 +352,14 @@ def blocks_to_pdf(
     if not title:
         title = next((as_text(b.get("text")) for b in blocks if b.get("kind") == "title"), "报告")
     key = _fonts_key(fonts)
-    compiler, template, families = _compiler(key)
+    setter = _compiler(key)
     day = date or dt.date(1980, 1, 1)
     timestamp = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-    inputs = {"blocks": _document_json(blocks, title, lang, key, families)}
+    inputs = {"blocks": _document_json(blocks, title, lang, key, setter)}
     with _lock:  # one compiler serves one document at a time
         try:
-            pdf = compiler.compile(
-                template,  # as bytes on every call: the compiler keeps no copy of it
+            pdf = setter.compiler.compile(
+                setter.template,  # as bytes on every call: the compiler keeps no copy of it
                 format="pdf",
                 sys_inputs=inputs,
                 timestamp=timestamp,
