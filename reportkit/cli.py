@@ -346,8 +346,7 @@ def params(
     "-j",
     type=click.IntRange(0, 256),
     default=0,
-    help="Units run at once, one worker process each (default: the CPU count plus one, "
-    "since a unit's kernel start leaves its core idle part of the time).",
+    help="Units run at once, one worker process each (default: the CPU count).",
 )
 @_PERIOD_START
 @_PERIOD_END
