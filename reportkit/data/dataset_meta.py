@@ -93,9 +93,11 @@ def read_meta(dataset_dir: Path | str) -> dict[str, Any]:
         raise ReportkitError(f"数据集「{dataset_dir}」的 meta.json 无法读取：{exc}") from None
 
 
-def table_parts(dataset_dir: Path | str) -> dict[str, dict[str, str]]:
-    """Each table's part file for each unit, as meta.json lists them."""
-    parts = read_meta(dataset_dir).get("parts")
+def table_parts(
+    dataset_dir: Path | str, meta: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, str]]:
+    """Each table's part file for each unit, as meta.json lists them (`meta`: already read)."""
+    parts = (read_meta(dataset_dir) if meta is None else meta).get("parts")
     if not isinstance(parts, dict) or set(parts) != set(TABLES):
         raise ReportkitError(
             f"数据集「{dataset_dir}」是旧版本格式：请重新运行 reportkit ingest 或 reportkit run"
@@ -111,7 +113,7 @@ def unit_dataset_files(dataset_dir: Path | str, unit: str) -> dict[str, bytes]:
     """
     dataset_dir = Path(dataset_dir)
     meta = read_meta(dataset_dir)
-    parts = table_parts(dataset_dir)
+    parts = table_parts(dataset_dir, meta)
     files = {
         f"{t}/{parts[t][unit]}": (dataset_dir / t / parts[t][unit]).read_bytes() for t in TABLES
     }
