@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import multiprocessing
+import os
 import stat
 import time
 from pathlib import Path
@@ -26,6 +27,19 @@ HEADER = ["日期", "单位", "党支部", "活动类型", "主题", "应到人�
 def book(write_xlsx, name: str, unit: str, topic: str = "主题") -> Path:
     rows = [HEADER, [dt.datetime(2020, 1, 3), unit, "一支部", "主题党日", topic, 8, 8]]
     return write_xlsx(name, {"活动台账": rows})
+
+
+def read_only_in_a_child(monkeypatch) -> None:
+    """Make reading workbooks fail in this process only: a child, forked with this patch or
+    spawned without it, reads as usual."""
+    driver = os.getpid()
+    original = dataset_module.read_workbooks
+
+    def guarded(*args, **kwargs):
+        assert os.getpid() != driver, "read in the driver"
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(dataset_module, "read_workbooks", guarded)
 
 
 def folders(cache: Path) -> list[Path]:
@@ -171,10 +185,7 @@ def test_a_set_with_errors_keeps_no_parse(write_xlsx, tmp_path):
 def test_large_workbooks_are_read_in_a_child_process(write_xlsx, tmp_path, monkeypatch):
     monkeypatch.setattr(dataset_cache, "IN_CHILD_BYTES", 0)
 
-    def no_parse(*_args, **_kwargs):
-        raise AssertionError("read in the driver")
-
-    monkeypatch.setattr(dataset_module, "read_workbooks", no_parse)
+    read_only_in_a_child(monkeypatch)
     with open_dataset([book(write_xlsx, "a.xlsx", "甲局")], tmp_path / "cache") as held:
         assert list_units(held.dir) == ["甲局"]
     rows = [HEADER, [dt.datetime(2020, 1, 3), "乙局", "一支部", "不存在的类型", "", 8, 8]]
@@ -191,10 +202,7 @@ def test_a_builder_started_first_reads_new_workbooks_and_then_keeps_their_parse(
     cache = tmp_path / "cache"
     books = [book(write_xlsx, "a.xlsx", "甲局")]
 
-    def no_parse(*_args, **_kwargs):
-        raise AssertionError("read in the driver")
-
-    monkeypatch.setattr(dataset_module, "read_workbooks", no_parse)
+    read_only_in_a_child(monkeypatch)
     with Builder.for_inputs(books, cache) as builder:
         assert builder.waiting  # large and never read: a child waits for the job
         with open_dataset(books, cache, builder=builder) as held:

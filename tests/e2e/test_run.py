@@ -52,7 +52,9 @@ def test_layout_and_manifest(full_run: Path):
     assert (full_run / "index.html").is_file()
     assert (full_run / "summary.html").is_file()
     assert (full_run / "summary.pdf").is_file()
-    assert "ok" in (full_run / "run.log").read_text(encoding="utf-8")
+    log = (full_run / "run.log").read_text(encoding="utf-8")
+    assert "ok" in log
+    assert "IPKernelApp" not in log  # the kernels' start-up chatter stays out of the log
     # Nothing temporary is left behind.
     assert not [p for p in full_run.rglob(".*") if p.name != ".reportkit.lock"]
 

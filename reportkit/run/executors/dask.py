@@ -261,8 +261,11 @@ def _kill_kernels() -> None:
 
 
 def _watch(cancel: Event, done: threading.Event) -> None:
-    while not done.is_set():
-        if cancel.wait(timeout=CANCEL_POLL):
+    """Kill this task's kernel once the run is cancelled. It waits on the task's own `done`,
+    asking the scheduler between waits: the task's end then ends the watch at once, where
+    waiting on the distributed Event kept each finished task's worker idle for up to a poll."""
+    while not done.wait(timeout=CANCEL_POLL):
+        if cancel.is_set():
             _kill_kernels()
             return
 
