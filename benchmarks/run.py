@@ -526,7 +526,8 @@ def main() -> None:
             f"scenario {name}: {SCENARIOS[name][0]} units, {SCENARIOS[name][1]:,} rows", flush=True
         )
         result = scenario(name, args.sample, args.repeat, not args.no_naive, args.saved_by)
-        (RESULTS / f"{name}.json").write_text(
+        saver = "" if args.saved_by == "libreoffice" else f"-{args.saved_by}"
+        (RESULTS / f"{name}{saver}.json").write_text(
             json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8"
         )
         results.append(result)
