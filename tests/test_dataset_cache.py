@@ -260,3 +260,25 @@ def test_a_workbook_changed_after_it_was_read_ahead_is_read_again(
     monkeypatch.setattr(files_module, "read_cells", no_read)
     ((_sheet, rows, _merged),) = unchanged.read(path).grids
     assert rows[1][4] == "改过的主题"
+
+
+def test_a_datasets_lock_file_appears_already_held(tmp_path):
+    """A clean-up removes a .tmp- folder whose lock it can take (a killed writer's): the
+    writer's lock file must never be visible unlocked, or a clean-up between its creation and
+    its locking removes the folder being written."""
+    cache = tmp_path / "cache"
+    writing = cache / "datasets" / ".tmp-writer"
+    writing.mkdir(parents=True)
+    held = dataset_cache._born_held(writing)
+    try:
+        assert [p.name for p in writing.iterdir()] == [LOCK]
+        other = (writing / LOCK).open("rb")
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        other.close()
+        dataset_cache._clean_up(cache)
+        assert writing.is_dir()
+    finally:
+        held.close()
+    dataset_cache._clean_up(cache)  # now it is what a killed writer leaves
+    assert not writing.exists()

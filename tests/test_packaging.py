@@ -171,3 +171,14 @@ def test_a_plain_pip_install_builds_the_demo_reports_from_any_folder(
     for unit in units:
         assert (out / unit["dir"] / "report.html").stat().st_size > 10_000
     assert sorted(p.name for p in work.iterdir()) == ["OUT"]  # no build/ or cache beside it
+    # A notebook given no dataset previews the one `reportkit ingest` writes from this folder:
+    # an installed package has no project root to look in.
+    preview = subprocess.run(
+        [python, "-c", "from reportkit.data.dataset import default_dataset as d; print(d())"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert Path(preview.stdout.strip()) == work.resolve() / "build" / "dataset"

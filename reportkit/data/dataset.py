@@ -329,9 +329,18 @@ def load_tables(dataset_dir: Path | str) -> dict[str, pd.DataFrame]:
 
 
 def default_dataset() -> Path:
-    """The dataset a notebook reads when given none: where `reportkit ingest` writes by default,
-    resolved from the project root (JupyterLab runs a notebook inside reportkit/notebooks/)."""
-    return Path(__file__).resolve().parents[2] / "build" / "dataset"
+    """The dataset a notebook reads when given none: where `reportkit ingest` writes by default
+    (build/dataset). In a source checkout it is the project root's, whatever the folder
+    (JupyterLab runs a notebook inside reportkit/notebooks/); an installed package has no
+    project root, so it is the working folder's, where the analyst ran `reportkit ingest`."""
+    root = _checkout_root()
+    return (root if root is not None else Path.cwd()) / "build" / "dataset"
+
+
+def _checkout_root() -> Path | None:
+    """The source checkout this package is imported from (editable install), or None."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() else None
 
 
 def load_unit(dataset_dir: Path | str, unit: str) -> UnitData:

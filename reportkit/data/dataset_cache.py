@@ -143,6 +143,18 @@ def _hold(folder: Path) -> IO[bytes] | None:
     return handle
 
 
+def _born_held(folder: Path) -> IO[bytes]:
+    """folder/.lock, already under this process's shared lock when it appears: a clean-up
+    takes a .tmp- folder whose lock is free for one a killed writer left, so a lock file
+    created first and locked after could lose its folder in between (seen with eight runs
+    at once). The lock is taken on a file of another name, which is then renamed."""
+    hidden = folder / f"{LOCK}-{uuid.uuid4().hex}"
+    handle = hidden.open("xb")
+    fcntl.flock(handle, fcntl.LOCK_SH)
+    os.rename(hidden, folder / LOCK)
+    return handle
+
+
 def _stored_warnings(folder: Path) -> list[Issue]:
     return [Issue.from_json(w) for w in read_meta(folder).get("warnings", [])]
 
@@ -402,8 +414,7 @@ def _build(
     datasets = final.parent
     tmp = new_folder(datasets, f".tmp-{uuid.uuid4().hex}", datasets)
     try:
-        (tmp / LOCK).touch()
-        held = _flock(tmp, fcntl.LOCK_SH)  # born held: no clean-up can take it once in place
+        held = _born_held(tmp)
         write_files(tmp, result, meta, _PartStore(cache_dir / "parts").place)
         del result  # the tables are on disk now
         for _attempt in range(3):
@@ -415,8 +426,7 @@ def _build(
                     raise
             theirs = _hold(final)  # another run built the same dataset first: use theirs
             if theirs is not None:
-                if held is not None:
-                    held.close()
+                held.close()
                 shutil.rmtree(tmp, ignore_errors=True)
                 held = theirs
                 break

@@ -38,7 +38,7 @@ from reportkit.export import (
 )
 from reportkit.render.document import blocks_to_html, notebook_content
 from reportkit.render.fonts import ROLES, css_font_stack
-from reportkit.render.formats import Format
+from reportkit.render.formats import Format, get_format
 
 #: Which elements each font role dresses (songti: page numbers, set in the @page rules).
 ROLE_SELECTORS: dict[str, str] = {
@@ -133,15 +133,14 @@ def _offline(fragment: str) -> str:
     return _URL_SCHEME.sub(r"\1&#58;", fragment)
 
 
-#: How the page header names each format a run builds next to the page.
-FORMAT_LABELS = {"pdf": "PDF", "docx": "Word（DOCX）"}
-
-
 def page_links(stem: str, formats: Sequence[str], index_href: str) -> dict[str, str]:
     """The header links of a page in a run's output: back to the index, then the other
-    formats built from the same notebook (`<stem>.pdf`, ...), all relative."""
+    formats built from the same notebook (`<stem>.pdf`, ...) that name a link text, all
+    relative."""
     links = {"返回目录": index_href}
-    links.update({label: f"{stem}.{fmt}" for fmt, label in FORMAT_LABELS.items() if fmt in formats})
+    for fmt in map(get_format, formats):
+        if fmt.link_text:
+            links[fmt.link_text] = f"{stem}{fmt.suffix}"
     return links
 
 

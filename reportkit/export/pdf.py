@@ -391,6 +391,7 @@ FORMAT = Format(
     label="Report (reportkit PDF)",
     needs=frozenset({"blocks"}),
     render=notebook_to_pdf,
+    link_text="PDF",
 )
 
 __getattr__ = lazy_exporter(

@@ -30,6 +30,8 @@ class Format:
 
     `needs` says what the format reads from a report: "html" (the HTML page), "blocks" (the
     block model) and "png" (PNG copies of the charts, which notebooks then draw too).
+    `label` is the English name nbconvert menus show; `link_text`, the Chinese text of the link
+    to this format's file in a report page's header (None: no link).
     """
 
     name: str
@@ -38,6 +40,7 @@ class Format:
     label: str
     needs: frozenset[str]
     render: Callable[[ExecutedReport], bytes]
+    link_text: str | None = None
 
 
 class ExecutedReport:

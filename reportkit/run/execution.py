@@ -188,7 +188,7 @@ def execute_job(job: UnitJob) -> JobOutput:
     from reportkit.export.html import page_links
     from reportkit.render.formats import render_formats
     from reportkit.run.kernels import KERNEL_NAME
-    from reportkit.run.kernels.manager import ReportKernelManager
+    from reportkit.run.kernels.manager import KernelStartFailed, ReportKernelManager
 
     started = time.perf_counter()
     _NotebookCapture.install()
@@ -200,8 +200,9 @@ def execute_job(job: UnitJob) -> JobOutput:
 
     with tempfile.TemporaryDirectory(prefix="reportkit-") as tmp:
         work = Path(tmp)
-        try:
-            nb = papermill.execute_notebook(
+
+        def execute() -> Any:
+            return papermill.execute_notebook(
                 str(job.notebook),
                 executed,
                 parameters=_notebook_parameters(job, work),
@@ -213,6 +214,12 @@ def execute_job(job: UnitJob) -> JobOutput:
                 execution_timeout=job.timeout,
                 shutdown_kernel="immediate",
             )
+
+        try:
+            try:
+                nb = execute()
+            except KernelStartFailed:  # no cell ran: once more, with a new kernel and ports
+                nb = execute()
         except BaseException as exc:  # noqa: BLE001 - a unit's fault, reported as its failure
             kept = _NotebookCapture.notebooks.pop(executed, None)
             files = {f"{job.stem}.failed.ipynb": kept.encode("utf-8")} if kept else None

@@ -59,6 +59,23 @@ def test_layout_and_manifest(full_run: Path):
     assert not [p for p in full_run.rglob(".*") if p.name != ".reportkit.lock"]
 
 
+def test_each_report_page_links_the_index_and_its_other_formats(full_run: Path):
+    """The header a reader sees on screen: back to the index, then the unit's PDF and DOCX,
+    each named by its format's link text, all relative."""
+    for unit_dir in unit_dirs(full_run):
+        page = (unit_dir / "report.html").read_text(encoding="utf-8")
+        nav = re.search(r'<nav class="rk-nav">(.*?)</nav>', page, re.S)
+        assert nav, unit_dir.name
+        links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', nav.group(1))
+        assert links == [
+            ("../index.html", "返回目录"),
+            ("report.pdf", "PDF"),
+            ("report.docx", "Word（DOCX）"),
+        ]
+        for href, _text in links:
+            assert (unit_dir / href).is_file()
+
+
 def test_headings_in_seed_order_and_figures_match_stats(full_run: Path):
     for unit_dir in unit_dirs(full_run):
         text = visible_text((unit_dir / "report.html").read_text(encoding="utf-8"))

@@ -95,6 +95,7 @@ FORMAT = Format(
     label="Report (reportkit DOCX)",
     needs=frozenset({"blocks", "png"}),
     render=notebook_to_docx,
+    link_text="Word（DOCX）",
 )
 
 __getattr__ = lazy_exporter(

@@ -23,6 +23,12 @@ from traitlets import Type
 IOPUB_WAIT = 0.2
 
 
+class KernelStartFailed(RuntimeError):
+    """The kernel exited before it answered kernel_info, so no cell ran: starting another one
+    is safe. The usual cause is a port that another process took between jupyter_client finding
+    it free and the kernel binding it, which many kernels starting at once make likelier."""
+
+
 class ReadyKernelClient(AsyncKernelClient):
     """jupyter_client's asynchronous client; only `wait_for_ready` differs."""
 
@@ -43,7 +49,7 @@ class ReadyKernelClient(AsyncKernelClient):
                 self._handle_kernel_info_reply(reply)
                 return
             if not await self._async_is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info")
+                raise KernelStartFailed("Kernel died before replying to kernel_info")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
 
