@@ -25,8 +25,8 @@ IOPUB_WAIT = 0.2
 
 class KernelStartFailed(RuntimeError):
     """The kernel exited before it answered kernel_info, so no cell ran: starting another one
-    is safe. The usual cause is a port that another process took between jupyter_client finding
-    it free and the kernel binding it, which many kernels starting at once make likelier."""
+    is safe. One cause (seen in CI under heavy load): a port that another process took between
+    jupyter_client finding it free and the kernel binding it."""
 
 
 class ReadyKernelClient(AsyncKernelClient):
