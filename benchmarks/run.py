@@ -501,7 +501,8 @@ def main() -> None:
         "(default), or openpyxl",
     )
     args = parser.parse_args()
-    if args.saved_by == "libreoffice" and not args.dask_only and shutil.which("soffice") is None:
+    edits = not (args.dask_only or args.pdf_only)
+    if edits and args.saved_by == "libreoffice" and shutil.which("soffice") is None:
         parser.error("--saved-by libreoffice needs LibreOffice (soffice); or use openpyxl")
     RESULTS.mkdir(exist_ok=True)
     if args.dask_only:

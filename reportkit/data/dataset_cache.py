@@ -327,8 +327,7 @@ def _serve_build(conn: Connection, paths: Sequence[Path]) -> None:
     tidy: Callable[[], None] | None = None
     try:
         held, tidy = _build(job, ahead.read)
-        if held is not None:
-            held.close()  # the driver takes its own shared lock
+        held.close()  # the driver takes its own shared lock
         answer: tuple[str, Any] = ("ok", None)
     except ValidationFailed as failed:  # it does not pickle; its issues do
         answer = ("issues", failed.issues)
@@ -402,7 +401,7 @@ def _version(path: Path) -> tuple[int, ...] | None:
 
 def _build(
     job: _Job, read: Callable[[Path], WorkbookCells] | None = None
-) -> tuple[IO[bytes] | None, Callable[[], None]]:
+) -> tuple[IO[bytes], Callable[[], None]]:
     """Read, validate and write the dataset at job.final; return the shared lock held on it,
     and what is left to do once the run may go on: keep the parse, clean the cache up."""
     from reportkit.data.dataset import new_folder, parse_workbooks, write_files
