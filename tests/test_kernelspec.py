@@ -33,31 +33,42 @@ def test_the_users_kernels_do_not_see_it(monkeypatch):
         KernelSpecManager().get_kernel_spec(kernels.KERNEL_NAME)
 
 
-def test_a_kernel_that_dies_before_answering_is_a_start_failure(tmp_path, monkeypatch):
-    """The client's readiness check (run/kernels/manager.py) tells a kernel that exited before
-    kernel_info apart, as KernelStartFailed, so that execution starts the unit once more."""
+@pytest.mark.parametrize(
+    ("code", "timeout", "error"),
+    [
+        ("import sys; sys.exit(3)", 60, "before replying to kernel_info"),
+        ("import time; time.sleep(60)", 2, "didn't respond in 2 seconds"),
+    ],
+    ids=["exits", "stays-silent"],
+)
+def test_a_kernel_that_never_answers_is_a_start_failure(
+    tmp_path, monkeypatch, code, timeout, error
+):
+    """The client's readiness check (run/kernels/manager.py) tells a kernel that exited, or
+    stayed silent, before kernel_info apart, as KernelStartFailed, so that execution starts
+    the unit once more."""
     import asyncio
     import json
     import sys
 
     from reportkit.run.kernels.manager import KernelStartFailed, ReportKernelManager
 
-    spec = tmp_path / "kernels" / "dies"
+    spec = tmp_path / "kernels" / "mute"
     spec.mkdir(parents=True)
-    argv = [sys.executable, "-c", "import sys; sys.exit(3)", "-f", "{connection_file}"]
+    argv = [sys.executable, "-c", code, "-f", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
 
     async def start() -> None:
-        manager = ReportKernelManager(kernel_name="dies")
+        manager = ReportKernelManager(kernel_name="mute")
         await manager.start_kernel()
         client = manager.client()
         client.start_channels()
         try:
-            with pytest.raises(KernelStartFailed, match="before replying to kernel_info"):
-                await client.wait_for_ready(timeout=60)
+            with pytest.raises(KernelStartFailed, match=error):
+                await client.wait_for_ready(timeout=timeout)
         finally:
             client.stop_channels()
-            await manager.cleanup_resources()
+            await manager.shutdown_kernel(now=True)
 
     asyncio.run(start())

@@ -104,32 +104,34 @@ def worker_pids(address: str) -> dict[str, int]:
         return client.run(os.getpid)
 
 
-def has_client(kernel: psutil.Process) -> bool:
-    """A TCP connection from another process (a kernel also connects to itself)."""
-    connections = kernel.net_connections(kind="tcp")
-    own = {c.laddr for c in connections}
-    return any(c.status == psutil.CONN_ESTABLISHED and c.raddr not in own for c in connections)
+#: The first cell of a unit that takes a while: its kernel's pid, written into a folder.
+SERVING_CELL = "import os, pathlib\npathlib.Path({folder!r}, str(os.getpid())).touch()\n"
 
 
-def kernels_of(pids: Iterable[int]) -> list[psutil.Process]:
-    """The live kernels under these processes (a killed one not yet reaped is not live):
-    launched as `-m ipykernel_launcher`, or forked by a worker's warm parent, and serving a
-    unit: a client is connected to them (not to a spare one, forked ahead of the next unit)."""
+def busy_notebook(tmp_path: Path, seconds: int) -> tuple[Path, Path]:
+    """A unit notebook that sleeps, and the folder where its kernels write their pids."""
+    serving = tmp_path / "serving"
+    serving.mkdir()
+    cells = SERVING_CELL.format(folder=str(serving)) + f"import time\ntime.sleep({seconds})"
+    return notebook_with(tmp_path, cells), serving
+
+
+def kernels_of(pids: Iterable[int], serving: Path) -> list[psutil.Process]:
+    """The live kernels under these worker processes that serve a unit (they wrote their pid
+    into `serving`; a spare kernel, forked ahead of the next unit, has not). A killed one not
+    yet reaped is not live."""
+    marked = {int(path.name) for path in serving.iterdir()}
     found = []
     for pid in pids:
         try:
             children = psutil.Process(pid).children(recursive=True)
         except psutil.NoSuchProcess:
             continue
-        warm_parents = set()
         for child in children:
             try:
-                command = " ".join(child.cmdline())
-                if "reportkit.run.kernels.warm_parent" in command and child.ppid() == pid:
-                    warm_parents.add(child.pid)
-                elif ("ipykernel" in command or child.ppid() in warm_parents) and has_client(child):
+                if child.pid in marked and child.status() != psutil.STATUS_ZOMBIE:
                     found.append(child)
-            except psutil.Error:  # gone, or a zombie
+            except psutil.Error:  # gone
                 continue
     return found
 
@@ -215,11 +217,11 @@ def test_a_local_cluster_run_leaves_nothing_behind(two_units: Path, tmp_path: Pa
 
 
 def test_a_worker_killed_mid_unit_costs_one_retry(scheduler: str, two_units: Path, tmp_path: Path):
-    slow = notebook_with(tmp_path, "import time\ntime.sleep(6)")
+    slow, serving = busy_notebook(tmp_path, 6)
     pids = worker_pids(scheduler)
     proc = start_dask_run(tmp_path, two_units, slow, scheduler)
-    wait_for(lambda: kernels_of(pids.values()), timeout=120)
-    victim = next(pid for pid in pids.values() if kernels_of([pid]))
+    wait_for(lambda: kernels_of(pids.values(), serving), timeout=120)
+    victim = next(pid for pid in pids.values() if kernels_of([pid], serving))
     os.kill(victim, signal.SIGKILL)  # the worker itself; its nanny starts a new one
     _, stderr = proc.communicate(timeout=240)
     assert proc.returncode in (0, 1), stderr
@@ -237,17 +239,17 @@ def test_a_worker_killed_mid_unit_costs_one_retry(scheduler: str, two_units: Pat
 
 
 def test_ctrl_c_kills_the_kernels_on_the_workers(scheduler: str, two_units: Path, tmp_path: Path):
-    hang = notebook_with(tmp_path, "import time\ntime.sleep(600)")
+    hang, serving = busy_notebook(tmp_path, 600)
     pids = worker_pids(scheduler)
     proc = start_dask_run(tmp_path, two_units, hang, scheduler)
-    wait_for(lambda: len(kernels_of(pids.values())) == 2, timeout=120)
+    wait_for(lambda: len(kernels_of(pids.values(), serving)) == 2, timeout=120)
     proc.send_signal(signal.SIGINT)
     interrupted = time.monotonic()
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert manifest(tmp_path / "out")["state"] == "interrupted"
     left = interrupted + 10 - time.monotonic()
-    wait_for(lambda: not kernels_of(pids.values()), timeout=max(left, 0.01))
+    wait_for(lambda: not kernels_of(pids.values(), serving), timeout=max(left, 0.01))
 
 
 def test_an_unreachable_scheduler_is_named_and_nothing_is_written(two_units: Path, tmp_path: Path):

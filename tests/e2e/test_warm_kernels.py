@@ -17,6 +17,7 @@ import pytest
 
 from reportkit.run import kernels
 from reportkit.run.kernels import KERNEL_NAME, warm_parent
+from reportkit.run.kernels.manager import local_transport
 from reportkit.run.kernels.provisioner import WarmForkProvisioner
 from tests.e2e.helpers import BIN, alive, manifest, notebook_with, reportkit, unit_names, wait_for
 
@@ -196,6 +197,31 @@ def worker_kernels(monkeypatch):
         kernels.current_warm_parent().close()
 
 
+def start_kernel() -> tuple:
+    """A reportkit kernel and its client, on the sockets a unit's kernel manager would use
+    (jupyter_client's start_new_kernel, with reportkit's transport)."""
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name=KERNEL_NAME, **local_transport())
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+    except RuntimeError:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        raise
+    return km, kc
+
+
+def abstract_sockets(prefix: str) -> set[str]:
+    """The abstract Unix socket names in use that start with `prefix` ("@...")."""
+    lines = Path("/proc/net/unix").read_text().splitlines()[1:]
+    names = {line.split()[-1] for line in lines if len(line.split()) == 8}
+    return {name for name in names if name.startswith(prefix + "-")}
+
+
 def run_code(client, code: str) -> tuple[dict, str]:
     printed: list[str] = []
 
@@ -208,11 +234,9 @@ def run_code(client, code: str) -> tuple[dict, str]:
 
 
 def test_provisioner_forks_interrupts_kills_and_reports_exit_codes(worker_kernels):
-    from jupyter_client.manager import start_new_kernel
-
     parent = worker_kernels()
     assert parent is not None
-    km, kc = start_new_kernel(kernel_name=KERNEL_NAME, startup_timeout=120)
+    km, kc = start_kernel()
     try:
         assert isinstance(km.provisioner, WarmForkProvisioner)
         _, printed = run_code(kc, "import os; print(os.getpid(), os.getppid())")
@@ -230,7 +254,7 @@ def test_provisioner_forks_interrupts_kills_and_reports_exit_codes(worker_kernel
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-    km, kc = start_new_kernel(kernel_name=KERNEL_NAME, startup_timeout=120)
+    km, kc = start_kernel()
     try:
         kc.execute("import os; os._exit(3)")
         wait_for(lambda: not km.is_alive(), timeout=30)
@@ -241,11 +265,9 @@ def test_provisioner_forks_interrupts_kills_and_reports_exit_codes(worker_kernel
 
 
 def test_a_parent_holding_threads_falls_back_to_the_ordinary_launcher(worker_kernels):
-    from jupyter_client.manager import start_new_kernel
-
     # Let OpenBLAS and Arrow's allocator start their threads in the parent.
     parent = worker_kernels(OPENBLAS_NUM_THREADS="2", JE_ARROW_MALLOC_CONF="background_thread:true")
-    km, kc = start_new_kernel(kernel_name=KERNEL_NAME, startup_timeout=120)
+    km, kc = start_kernel()
     try:
         threads = Path(f"/proc/{parent.process.pid}/status").read_text()
         assert int(threads.split("Threads:")[1].split()[0]) > 1
@@ -287,21 +309,23 @@ def test_a_spare_kernel_serves_the_next_unit_as_a_fresh_process(
 ):
     """Each kernel the worker asks for was forked before the request (it is the spare the
     warm parent already held), is the warm parent's child, sees nothing of the kernel before,
-    and leaves no connection file behind."""
-    from jupyter_client.manager import start_new_kernel
-
+    and leaves no connection file behind. It is reached over Unix sockets of its own name, in
+    the abstract namespace (no file)."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     parent = worker_kernels()
     pids = []
     for _ in range(2):
         spare = spare_of(parent)
         (connection_file,) = spare_files(tmp_path)
-        km, kc = start_new_kernel(kernel_name=KERNEL_NAME, startup_timeout=120)
+        km, kc = start_kernel()
         try:
             _, printed = run_code(kc, WHO_CODE)
+            listening = abstract_sockets(km.ip)
         finally:
             kc.stop_channels()
             km.shutdown_kernel(now=True)
+        assert km.transport == "ipc"
+        assert len(listening) == 5, listening  # shell, iopub, stdin, control, heartbeat
         pid, ppid, leaked_global, leaked_module = printed.split()
         assert int(pid) == spare
         assert int(ppid) == parent.process.pid
@@ -313,8 +337,6 @@ def test_a_spare_kernel_serves_the_next_unit_as_a_fresh_process(
 
 
 def test_a_spare_that_died_while_idle_is_not_used(worker_kernels, tmp_path, monkeypatch):
-    from jupyter_client.manager import start_new_kernel
-
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     parent = worker_kernels()
     dead = spare_of(parent)
@@ -324,7 +346,7 @@ def test_a_spare_that_died_while_idle_is_not_used(worker_kernels, tmp_path, monk
     # a little after /proc shows the main thread as a zombie.
     wait_for(lambda: warm_parent.pidfd_exited(pidfd), timeout=30)
     os.close(pidfd)
-    km, kc = start_new_kernel(kernel_name=KERNEL_NAME, startup_timeout=120)
+    km, kc = start_kernel()
     try:
         assert not spare_files(tmp_path)  # the dead spare's file is gone, no new spare yet
         _, printed = run_code(kc, WHO_CODE)
@@ -340,11 +362,9 @@ def test_a_spare_that_died_while_idle_is_not_used(worker_kernels, tmp_path, monk
 def test_no_spare_kernel_or_connection_file_is_left_after_the_worker_closes(
     worker_kernels, tmp_path, monkeypatch
 ):
-    from jupyter_client.manager import start_new_kernel
-
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     parent = worker_kernels()
-    km, kc = start_new_kernel(kernel_name=KERNEL_NAME, startup_timeout=120)
+    km, kc = start_kernel()
     kc.stop_channels()
     km.shutdown_kernel(now=True)  # the next spare is forked now
     spare = spare_of(parent)

@@ -1,5 +1,5 @@
 """The kernel manager papermill is given for every unit: jupyter_client's, with a client that
-knows a kernel is ready as soon as the kernel says so.
+knows a kernel is ready as soon as the kernel says so, and Unix sockets instead of TCP ports.
 
 jupyter_client's `wait_for_ready` sends kernel_info, waits for the reply and for any IOPub
 message (so IOPub is known to be connected), then reads IOPub until it has been silent for 0.2 s:
@@ -7,11 +7,22 @@ a fixed 0.2 s of idle wall time per unit, longer than a spare kernel takes to an
 client stops reading at the kernel's "idle" status for its own kernel_info request, which is the
 last message that request causes (after its reply); nbclient only reads the messages of the
 cells it sends anyway.
+
+Why Unix sockets (zmq's ipc transport): with TCP, a port is found free, then bound by the
+kernel a moment later, and on a busy machine another process can take it in between. Worse, a
+client that connects before the kernel has bound can be given that very port as its own source
+port, and the socket connects to itself; zmq then drops the connection as a protocol error and
+never tries again, so the kernel runs but its client never hears it ("Kernel didn't respond",
+seen in CI with eight runs at once). A socket named by a fresh UUID has no such race. As with
+TCP on 127.0.0.1, other local processes could reach it; every message is signed with the
+kernel's own key.
 """
 
 from __future__ import annotations
 
+import sys
 import time
+import uuid
 from queue import Empty
 from typing import Any
 
@@ -23,10 +34,18 @@ from traitlets import Type
 IOPUB_WAIT = 0.2
 
 
+def local_transport() -> dict[str, str]:
+    """A kernel manager's settings for one kernel on this machine: on Linux, Unix sockets in the
+    abstract namespace under a new name ("@reportkit-<uuid>-1" ... "-5"; no file to remove,
+    even after kill -9); elsewhere, TCP."""
+    if not sys.platform.startswith("linux"):
+        return {"transport": "tcp"}
+    return {"transport": "ipc", "ip": f"@reportkit-{uuid.uuid4().hex}"}
+
+
 class KernelStartFailed(RuntimeError):
-    """The kernel exited before it answered kernel_info, so no cell ran: starting another one
-    is safe. One cause (seen in CI under heavy load): a port that another process took between
-    jupyter_client finding it free and the kernel binding it."""
+    """The kernel exited, or stayed silent, before it answered kernel_info, so no cell ran:
+    starting another one is safe."""
 
 
 class ReadyKernelClient(AsyncKernelClient):
@@ -51,7 +70,7 @@ class ReadyKernelClient(AsyncKernelClient):
             if not await self._async_is_alive():
                 raise KernelStartFailed("Kernel died before replying to kernel_info")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+                raise KernelStartFailed(f"Kernel didn't respond in {timeout:.0f} seconds")
 
     async def _idle_after(self, request: str | None) -> bool:
         """Read IOPub up to the idle status of `request`; False if IOPub falls silent first
@@ -73,3 +92,6 @@ class ReportKernelManager(AsyncKernelManager):
     """What papermill runs each unit's kernel with (`kernel_manager_class`)."""
 
     client_factory = Type(ReadyKernelClient, klass=AsyncKernelClient)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**local_transport(), **kwargs})

@@ -69,7 +69,7 @@ class WarmForkProvisioner(LocalProvisioner):
         the ports it had taken for the kernel it would have started go back to the cache."""
         if self.ports_cached:
             return_ports(self.connection_info)
-        self.ports_cached = True  # the spare's ports came from the cache: cleanup returns them
+        self.ports_cached = spare.cached_ports  # cleanup then returns the spare's ports
         self.connection_info = spare.connection_info
         self._spare_file = spare.connection_file
         self.pid = self.pgid = spare.pid

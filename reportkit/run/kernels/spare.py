@@ -1,14 +1,16 @@
 """A spare kernel: the next unit's kernel, forked by the warm parent before anyone asks for it,
 so that its start overlaps the current unit's rendering instead of holding up the next unit.
 
-It is an ordinary forked kernel that no unit has used: the worker picks its ports and key
-(jupyter_client's `write_connection_file`, in a file of its own) and the warm parent forks it
-with the command line, environment and folder that jupyter_client will ask for. When a unit's
-kernel manager then asks for a kernel, the provisioner hands this one over if the request is the
-same apart from the connection file and the spare is still alive; jupyter_client adopts the
-connection information the provisioner returns (it "is considered the truth"), key included.
-Otherwise the spare is killed and a kernel forked as usual. Parameters still reach the notebook
-only through papermill, which sends them as the first cell.
+It is an ordinary forked kernel that no unit has used: the worker picks its sockets and key
+as a unit's kernel manager would (reportkit.run.kernels.manager: Unix sockets of its own, or
+TCP ports from jupyter_client's port cache), writes them in a file of its own, and the warm
+parent forks it with the command line, environment and folder that jupyter_client will ask
+for. When a unit's kernel manager then asks for a kernel, the provisioner hands this one over
+if the request is the same apart from the connection file and sockets, and the spare is still
+alive; jupyter_client adopts the connection information the provisioner returns (it "is
+considered the truth"), key included. Otherwise the spare is killed and a kernel forked as
+usual. Parameters still reach the notebook only through papermill, which sends them as the
+first cell.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ from jupyter_client.connect import (
     port_names,
     write_connection_file,
 )
-from jupyter_client.localinterfaces import localhost
-from jupyter_client.manager import KernelManager
 from jupyter_client.session import new_id_bytes
 
+from reportkit.run.kernels.manager import ReportKernelManager
 from reportkit.run.kernels.warm_parent import pidfd_exited
 
 #: Connection settings a request must share with the spare (no CurveZMQ keys on either side).
-_SETTINGS = ("transport", "ip", "signature_scheme", "curve_publickey")
+#: Over Unix sockets, "ip" is a path prefix of the kernel's own, like ports over TCP.
+_SETTINGS = ("transport", "signature_scheme", "curve_publickey")
 _PLACEHOLDER = "{connection_file}"
 
 
@@ -57,19 +59,38 @@ class SpareKernel:
 
     @classmethod
     def prepare(cls, kernel_name: str) -> SpareKernel:
-        """Ports (through jupyter_client's port cache, as a local kernel manager takes them), a
-        key and a connection file, and the launch jupyter_client would make for kernel_name:
-        the kernelspec's command, a copy of this process's environment, its folder."""
+        """Sockets as a unit's kernel manager takes them (TCP ports through jupyter_client's
+        port cache), a key and a connection file, and the launch jupyter_client would make for
+        kernel_name: the kernelspec's command, a copy of this process's environment, its folder."""
         fd, path = tempfile.mkstemp(prefix="reportkit-kernel-", suffix=".json")
         os.close(fd)
-        ip = localhost()
-        ports = {name: LocalPortCache.instance().find_available_port(ip) for name in port_names}
+        km = ReportKernelManager(kernel_name=kernel_name, connection_file=path)
+        ports = {}
+        if km.transport == "tcp":
+            ports = {
+                name: LocalPortCache.instance().find_available_port(km.ip) for name in port_names
+            }
         _, info = write_connection_file(
-            path, ip=ip, key=new_id_bytes(), kernel_name=kernel_name, **ports
+            path,
+            transport=km.transport,
+            ip=km.ip,
+            key=new_id_bytes(),
+            kernel_name=kernel_name,
+            **ports,
         )
         info["key"] = info["key"].encode()  # bytes, as a kernel manager holds it
-        argv = KernelManager(kernel_name=kernel_name, connection_file=path).format_kernel_cmd()
-        return cls(argv, dict(os.environ), os.getcwd(), path, info)
+        return cls(
+            argv=km.format_kernel_cmd(),
+            env=dict(os.environ),
+            cwd=os.getcwd(),
+            connection_file=path,
+            connection_info=info,
+        )
+
+    @property
+    def cached_ports(self) -> bool:
+        """Whether its ports came from jupyter_client's port cache (TCP), which wants them back."""
+        return self.connection_info.get("transport") == "tcp"
 
     def started(self, pid: int) -> None:
         self.pid = pid
@@ -92,6 +113,7 @@ class SpareKernel:
             and env == self.env
             and cwd == self.cwd
             and all(connection_info.get(k) == self.connection_info.get(k) for k in _SETTINGS)
+            and (not self.cached_ports or connection_info.get("ip") == self.connection_info["ip"])
             and self.alive()
         )
 
@@ -104,7 +126,8 @@ class SpareKernel:
             self.pidfd = None
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.connection_file)
-        return_ports(self.connection_info)
+        if self.cached_ports:
+            return_ports(self.connection_info)
 
 
 def return_ports(info: KernelConnectionInfo) -> None:
