@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -196,24 +197,76 @@ def test_dask_and_local_write_the_same_bytes(
     assert "on worker tcp://127.0.0.1:" in log  # the workers' own lines reach run.log
 
 
+#: A cell that records which processes a unit's kernel hangs from.
+LINEAGE_CELL = """
+import json, os, pathlib
+
+def _cmdline(pid):
+    return pathlib.Path(f"/proc/{{pid}}/cmdline").read_bytes().decode().replace("\\0", " ")
+
+def _ppid(pid):
+    return int(pathlib.Path(f"/proc/{{pid}}/status").read_text().split("PPid:")[1].split()[0])
+
+_parent = os.getppid()
+pathlib.Path({folder!r}, unit).write_text(json.dumps({{
+    "parent": _cmdline(_parent), "grandparent": _ppid(_parent),
+}}))
+"""
+
+
 def test_a_local_cluster_run_leaves_nothing_behind(two_units: Path, tmp_path: Path):
-    """Without --scheduler: a LocalCluster of --jobs worker processes, each with its warm
-    parent and kernels. Once the run has exited, none of them is left, nor any of their
-    temporary folders (workers skip the interpreter's shutdown, not their exit handlers)."""
+    """Without --scheduler: a LocalCluster of --jobs worker processes. Their warm parents are
+    standby ones, started by the driver before the cluster (so they warm up while it starts),
+    and the kernels are forked by them. Once the run has exited, none of them is left, nor any
+    of their temporary folders (workers skip the interpreter's shutdown, not their exit
+    handlers)."""
     marker = uuid.uuid4().hex
     temp = tmp_path / "tmp"
     temp.mkdir()
+    lineage = tmp_path / "lineage"
+    lineage.mkdir()
+    notebook = notebook_with(tmp_path, LINEAGE_CELL.format(folder=str(lineage)))
     env = {RUN_MARKER: marker, "TMPDIR": str(temp)}
-    reportkit(
-        "run", str(two_units), "--out", "out", "--executor", "dask", "--jobs", "2",
-        "--formats", "html,pdf", cwd=tmp_path, check=True, env=env,
+    proc = subprocess.Popen(
+        [
+            str(BIN / "reportkit"), "run", str(two_units), "--out", "out", "--executor", "dask",
+            "--jobs", "2", "--formats", "html,pdf", "--notebook", str(notebook),
+        ],
+        cwd=tmp_path, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
     )  # fmt: skip
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
     out = tmp_path / "out"
     assert [u["status"] for u in manifest(out)["units"]] == ["ok", "ok"]
     assert "on worker tcp://127.0.0.1:" in (out / "run.log").read_text(encoding="utf-8")
+    for record in lineage.iterdir():
+        kernel = json.loads(record.read_text(encoding="utf-8"))
+        assert "reportkit.run.kernels.warm_parent" in kernel["parent"], kernel
+        assert kernel["grandparent"] == proc.pid, kernel  # a standby one: the driver's child
+    assert len(list(lineage.iterdir())) == 2
     wait_for(lambda: not processes_marked(marker), timeout=5)
     # distributed keeps its scratch space's shared lock files; worker folders go
     assert {p.name for p in temp.rglob("*")} <= {"dask-scratch-space", "global.lock", "purge.lock"}
+
+
+def test_a_local_cluster_run_killed_leaves_no_process(two_units: Path, tmp_path: Path):
+    """kill -9 of the driver mid-unit: its workers, standby warm parents and kernels all end."""
+    marker = uuid.uuid4().hex
+    hang, serving = busy_notebook(tmp_path, 600)
+    proc = subprocess.Popen(
+        [
+            str(BIN / "reportkit"), "run", str(two_units), "--out", "out", "--executor", "dask",
+            "--jobs", "2", "--formats", "html", "--notebook", str(hang),
+        ],
+        cwd=tmp_path, env={**os.environ, RUN_MARKER: marker}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_for(lambda: len(list(serving.iterdir())) == 2, timeout=120)
+    assert any("warm_parent" in " ".join(p.cmdline()) for p in processes_marked(marker))
+    proc.kill()
+    proc.wait()
+    wait_for(lambda: not processes_marked(marker), timeout=10)
 
 
 def test_a_worker_killed_mid_unit_costs_one_retry(scheduler: str, two_units: Path, tmp_path: Path):

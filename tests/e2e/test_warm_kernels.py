@@ -184,10 +184,10 @@ def test_stopping_the_driver_leaves_no_warm_parent_or_kernel(demo_workbook, tmp_
 def worker_kernels(monkeypatch):
     """What a pool worker's initialiser does, undone afterwards."""
 
-    def start(**parent_env: str) -> warm_parent.WarmParent | None:
+    def start(standby: str | None = None, **parent_env: str) -> warm_parent.WarmParent | None:
         if parent_env:
             monkeypatch.setattr(warm_parent, "SINGLE_THREAD_ENV", parent_env)
-        kernels.start_worker_kernels()
+        kernels.start_worker_kernels(standby)
         return kernels.current_warm_parent()
 
     monkeypatch.setattr(kernels, "_warm_parent", None)
@@ -373,3 +373,31 @@ def test_no_spare_kernel_or_connection_file_is_left_after_the_worker_closes(
     assert parent.process.returncode is not None
     wait_for(lambda: not alive(spare), timeout=30)
     assert not spare_files(tmp_path)
+
+
+def test_a_standby_warm_parent_serves_one_worker_and_the_next_starts_its_own(worker_kernels):
+    """A driver's standby warm parent (dask LocalCluster): the first worker to attach gets it,
+    and its kernels are forked by it; it then listens no more, so a worker that replaces a dead
+    one starts a warm parent of its own."""
+    standby = warm_parent.StandbyWarmParents(1)
+    try:
+        parent = worker_kernels(standby=standby.names[0])
+        assert parent is not None
+        assert parent.process is None  # not the worker's child
+        assert psutil.Process(parent.pid).ppid() == os.getpid()  # the "driver's"
+        km, kc = start_kernel()
+        try:
+            _, printed = run_code(kc, "import os; print(os.getppid())")
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+        assert int(printed) == parent.pid
+        with pytest.raises(ConnectionRefusedError):
+            warm_parent.WarmParent(attach=standby.names[0])
+        kernels.stop_worker_kernels()  # the worker goes: so does the warm parent it took
+        wait_for(lambda: not alive(parent.pid), timeout=30)
+        replacement = worker_kernels(standby=standby.names[0])
+        assert replacement is not None
+        assert replacement.process is not None  # its own, started with subprocess
+    finally:
+        standby.close()

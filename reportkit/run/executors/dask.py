@@ -7,15 +7,17 @@ file). Another plugin gives every worker a warm parent, so kernels fork warm as 
 Workers return every file as bytes (reportkit.run.execution), so only the driver writes OUT.
 
 Without a scheduler address, a LocalCluster of `--jobs` single-threaded worker processes is
-started on this machine. A worker lost mid-unit costs that unit one retry elsewhere
-(`distributed.scheduler.allowed-failures=1`), then the unit fails with the cause. Ctrl-C sets a
-distributed Event that every running task watches: it kills its kernel, since cancelling a
-future does not stop a task that is already running.
+started on this machine; their warm parents are started first, by the driver, so that they
+import while the cluster starts (warm_parent.StandbyWarmParents). A worker lost mid-unit costs
+that unit one retry elsewhere (`distributed.scheduler.allowed-failures=1`), then the unit fails
+with the cause. Ctrl-C sets a distributed Event that every running task watches: it kills its
+kernel, since cancelling a future does not stop a task that is already running.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -42,6 +44,8 @@ from reportkit.errors import UsageError
 from reportkit.run.execution import JobOutput, UnitJob, execute_job
 from reportkit.run.executors import ExecutorSettings, WorkerLost
 from reportkit.run.fingerprints import code_fingerprint
+from reportkit.run.kernels import fork_supported, renew_spare_kernel
+from reportkit.run.kernels.warm_parent import StandbyWarmParents
 
 #: Worker-side messages; forwarded to the driver, they reach run.log's handler (reportkit.run).
 WORKER_LOG = "reportkit.run.worker"
@@ -175,7 +179,9 @@ class FontPlugin(WorkerPlugin):
             "</fontconfig>\n",
             encoding="utf-8",
         )
-        os.environ["FONTCONFIG_FILE"] = str(config)
+        if os.environ.get("FONTCONFIG_FILE") != str(config):
+            os.environ["FONTCONFIG_FILE"] = str(config)
+            renew_spare_kernel()  # kernels inherit the setting: the spare has the old one
         _font_sets.add(self.name)
 
 
@@ -200,7 +206,8 @@ def _local_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
 
 class WorkerSetup(WorkerPlugin):
     """What a worker does once, not in every unit: find the reportkit kernelspec, start the
-    warm parent that forks each unit's kernel, and import papermill and the exporters.
+    warm parent that forks each unit's kernel (or, on a LocalCluster, attach to the standby one
+    the driver started for it), and import papermill and the exporters.
 
     setup() runs on the worker's event-loop thread, which lives as long as the worker: the
     warm parent's PR_SET_PDEATHSIG follows the thread that started it, so a task thread would
@@ -214,17 +221,20 @@ class WorkerSetup(WorkerPlugin):
     name = "reportkit-worker"
     idempotent = True
 
-    def __init__(self, exit_fast: bool = False) -> None:
+    def __init__(self, exit_fast: bool = False, standby: Mapping[Any, str] | None = None) -> None:
         #: For a LocalCluster's workers, which end with the run: once closed, the worker process
         #: skips the interpreter's shutdown (over a second with the exporters loaded), which
         #: the closing cluster would wait for.
         self.exit_fast = exit_fast
+        #: For a LocalCluster's workers: by worker name, the standby warm parent the driver
+        #: started for it, already warming up while the cluster starts.
+        self.standby = dict(standby or {})
 
     def setup(self, worker: Any) -> None:
         from reportkit.run.execution import preload_worker_modules
         from reportkit.run.kernels import start_worker_kernels
 
-        start_worker_kernels()
+        start_worker_kernels(self.standby.get(worker.name))
         preload = threading.Thread(target=preload_worker_modules, name="reportkit-preload")
         preload.daemon = True  # never holds up a worker that is closing
         preload.start()
@@ -250,14 +260,19 @@ def _kill_kernels() -> None:
     way: with one thread per worker (as the README starts them), that is this task's kernel."""
     from reportkit.run.kernels import current_warm_parent
 
+    def launched(child: psutil.Process) -> bool:
+        with contextlib.suppress(psutil.Error):
+            return any("ipykernel" in part for part in child.cmdline())
+        return False
+
+    kernels = [child for child in psutil.Process().children(recursive=True) if launched(child)]
     parent = current_warm_parent()
-    forker = parent.process.pid if parent else None
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if child.ppid() == forker or any("ipykernel" in part for part in child.cmdline()):
-                child.kill()
-        except psutil.Error:
-            pass
+    # Its children are kernels, whether it is ours or a standby one the driver started.
+    with contextlib.suppress(OSError, psutil.Error):  # gone: its kernels went with it
+        kernels += psutil.Process(parent.pid).children() if parent else []
+    for kernel in kernels:
+        with contextlib.suppress(psutil.Error):
+            kernel.kill()
 
 
 def _watch(cancel: Event, done: threading.Event) -> None:
@@ -326,35 +341,35 @@ LOCAL_CLUSTER_CONFIG = {
 }
 
 
-def _connect(settings: ExecutorSettings) -> tuple[Client, LocalCluster | None]:
-    """A client of the given scheduler, or of a new LocalCluster of worker processes.
+def _local_cluster(workers: int, standby: StandbyWarmParents | None) -> LocalCluster:
+    """A LocalCluster of single-threaded worker processes, named 0, 1, ...
 
-    A LocalCluster's workers set themselves up as they start (WorkerSetup: the warm parent's
-    imports overlap the other workers' start and the client's connect), and need no version
-    check: they run this interpreter and this code.
+    Its workers set themselves up as they start (WorkerSetup), each attaching to the standby
+    warm parent started for it, which has been importing while the cluster started. They need
+    no version check: they run this interpreter and this code.
     """
-    if settings.scheduler is None:
-        with dask.config.set(LOCAL_CLUSTER_CONFIG):
-            cluster = LocalCluster(
-                n_workers=max(1, settings.workers),
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-                plugins=(WorkerSetup(exit_fast=True),),
-            )
-        return Client(cluster, set_as_default=False), cluster
-    try:
-        client = Client(
-            settings.scheduler, timeout=settings.scheduler_timeout, set_as_default=False
+    names = standby.names if standby else []
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+            plugins=(WorkerSetup(exit_fast=True, standby=dict(enumerate(names))),),
         )
+
+
+def _connect(settings: ExecutorSettings) -> Client:
+    """A client of the given scheduler; a UsageError naming it if it cannot be reached."""
+    try:
+        return Client(settings.scheduler, timeout=settings.scheduler_timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise UsageError(
             f"无法连接 dask 调度器 {settings.scheduler}（等待 {settings.scheduler_timeout:g} 秒）："
             f"{exc}。请确认调度器已启动、地址正确，且本机能访问该地址。"
         ) from None
-    return client, None
 
 
 def _allow_failures(count: int, dask_scheduler: Any = None) -> None:
@@ -390,7 +405,20 @@ class DaskExecutor:
     """Units as tasks on a dask.distributed cluster; results come back as concurrent futures."""
 
     def __init__(self, settings: ExecutorSettings) -> None:
-        self._client, self._cluster = _connect(settings)
+        self._cluster: LocalCluster | None = None
+        self._standby: StandbyWarmParents | None = None
+        if settings.scheduler is not None:
+            self._client = _connect(settings)
+        else:
+            workers = max(1, settings.workers)
+            if fork_supported():
+                self._standby = StandbyWarmParents(workers)
+            try:
+                self._cluster = _local_cluster(workers, self._standby)
+                self._client = Client(self._cluster, set_as_default=False)
+            except BaseException:
+                self._close_local()
+                raise
         self._closed = False
         try:
             if self._cluster is None:
@@ -442,10 +470,16 @@ class DaskExecutor:
             return
         self._closed = True
         self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+        self._close_local()
 
     # -- internals ------------------------------------------------------------------------
+
+    def _close_local(self) -> None:
+        """Close the LocalCluster, if any, then the standby warm parents its workers left."""
+        if self._cluster is not None:
+            self._cluster.close()
+        if self._standby is not None:
+            self._standby.close()
 
     def _ship_fonts(self, fonts: Mapping[str, Any]) -> str | None:
         """Register the plugin that places these fonts on every worker, once per font set; the

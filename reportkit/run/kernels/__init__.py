@@ -21,7 +21,13 @@ from pathlib import Path
 
 from reportkit.run.kernels.warm_parent import WarmParent
 
-__all__ = ["KERNEL_NAME", "prepare_spare_kernel", "start_worker_kernels", "stop_worker_kernels"]
+__all__ = [
+    "KERNEL_NAME",
+    "prepare_spare_kernel",
+    "renew_spare_kernel",
+    "start_worker_kernels",
+    "stop_worker_kernels",
+]
 
 #: The kernelspec papermill is told to use.
 KERNEL_NAME = "reportkit"
@@ -44,19 +50,30 @@ def fork_supported() -> bool:
     return True
 
 
-def start_worker_kernels() -> None:
-    """Make KERNEL_NAME findable and start this worker's warm parent. Call it once per worker,
-    after its stdout/stderr are where kernels should write, from a thread that lives as long
-    as the worker: the warm parent's PR_SET_PDEATHSIG fires when the thread that started it
-    ends (a pool worker's main thread; a dask worker's event-loop thread)."""
+def start_worker_kernels(standby: str | None = None) -> None:
+    """Make KERNEL_NAME findable and start this worker's warm parent, or attach to the standby
+    one its driver started for it (warm_parent.StandbyWarmParents), if it is still free. Call
+    it once per worker, after its stdout/stderr are where kernels should write, from a thread
+    that lives as long as the worker: a warm parent's PR_SET_PDEATHSIG fires when the thread
+    that started it ends (a pool worker's main thread; a dask worker's event-loop thread)."""
     global _warm_parent
     theirs = os.environ.get("JUPYTER_PATH", "").split(os.pathsep)
     paths = dict.fromkeys([str(JUPYTER_DATA_DIR), *filter(None, theirs)])
     os.environ["JUPYTER_PATH"] = os.pathsep.join(paths)
     if _warm_parent is None and fork_supported():
-        _warm_parent = WarmParent()
+        _warm_parent = _attach(standby) if standby else None
+        _warm_parent = _warm_parent or WarmParent()
         atexit.register(_warm_parent.close)
         prepare_spare_kernel()  # forked as soon as the parent is warm, for the first unit
+
+
+def _attach(standby: str) -> WarmParent | None:
+    """The standby warm parent, or None if it is gone or taken (e.g. by this worker's
+    predecessor, which died: the one that replaces it starts its own)."""
+    try:
+        return WarmParent(attach=standby)
+    except OSError:
+        return None
 
 
 def prepare_spare_kernel() -> None:
@@ -66,6 +83,17 @@ def prepare_spare_kernel() -> None:
         from reportkit.run.kernels.spare import SpareKernel
 
         _warm_parent.fork_spare(SpareKernel.prepare(KERNEL_NAME))
+
+
+def renew_spare_kernel() -> None:
+    """Replace the spare kernel after this worker's environment changed (a dask worker's font
+    configuration): forked with the old one, it would only be found stale, and discarded, when
+    the next unit asks for a kernel, which would then wait for a new fork."""
+    if _warm_parent is not None:
+        spare = _warm_parent.take_spare()
+        if spare is not None:
+            spare.discard()
+        prepare_spare_kernel()
 
 
 def stop_worker_kernels() -> None:

@@ -2,8 +2,11 @@
 and forks one fresh kernel process per unit on request.
 
 Both ends of its small protocol live here: `serve` runs in the warm parent (started with
-`python -P -c ...` by `WarmParent`), `WarmParent` is the pool worker's handle on it.
-Requests and replies are JSON lines over a Unix socket pair:
+`python -P -c ...`), `WarmParent` is the pool worker's handle on it. A worker usually starts
+its own warm parent, over a Unix socket pair. A driver that is about to start workers on this
+machine (a dask LocalCluster) may start them first instead (`StandbyWarmParents`): each then
+warms up while the workers start, and listens under a name for the one worker that attaches.
+Requests and replies are JSON lines:
 
 - ``{"op": "fork", "argv": [...], "env": {...}, "cwd": "..."}`` answers ``{"pid": N, "threads":
   1, "zmq_contexts": 0}``, or ``{"refused": reason}`` when forking would not be safe;
@@ -30,10 +33,12 @@ import runpy
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import traceback
+import uuid
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
@@ -214,11 +219,8 @@ def _reap(statuses: dict[int, int]) -> None:
         statuses[pid] = os.waitstatus_to_exitcode(status)
 
 
-def serve(control: socket.socket, worker_pid: int) -> None:
+def serve(control: socket.socket, ready: bool, frozen_contexts: int) -> None:
     """Answer requests until the worker closes its end (or dies, taking us with it)."""
-    die_with_parent(worker_pid)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    ready, frozen_contexts = _warm_up()
     statuses: dict[int, int] = {}
     with control, control.makefile("rwb") as stream:
         for line in stream:
@@ -232,6 +234,34 @@ def serve(control: socket.socket, worker_pid: int) -> None:
             stream.flush()
 
 
+def _abstract(name: str) -> str:
+    """The socket address of an abstract name written "@name" (no file; Linux)."""
+    return "\0" + name.removeprefix("@")
+
+
+def _listen(name: str) -> socket.socket:
+    """A Unix socket listening under an abstract name; made by the driver, so a worker that
+    connects before its warm parent is warm (or even started) waits in the backlog."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(_abstract(name))
+    listener.listen(1)
+    return listener
+
+
+def _accept_one(listener: socket.socket) -> socket.socket:
+    """The first connection from a process of this user; then nobody else may attach."""
+    with listener:
+        while True:
+            conn, _ = listener.accept()
+            credentials = conn.getsockopt(
+                socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
+            )
+            _, uid, _ = struct.unpack("3i", credentials)
+            if uid == os.getuid():
+                return conn
+            conn.close()
+
+
 # -- the worker's handle --------------------------------------------------------------------
 
 
@@ -239,23 +269,62 @@ def _fork_request(argv: list[str], env: dict[str, str], cwd: str) -> dict[str, A
     return {"op": "fork", "argv": argv, "env": env, "cwd": cwd}
 
 
-class WarmParent:
-    """A pool worker's warm parent: started with subprocess (never forked from the worker),
-    ended when the worker closes it or dies. It keeps at most one spare kernel (spare.py)
-    forked ahead of time; its fork request is sent without waiting, and the reply read before
-    the next exchange, so that asking for a spare never holds up the worker."""
+def _spawn(control: str, pass_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
+    """Start a warm parent (with subprocess, never forked from a threaded process) that serves
+    `control`: an inherited socket's file descriptor, or "listen:FD" for an inherited listening
+    socket, to accept one worker on."""
+    return subprocess.Popen(
+        # -P: nothing is imported from the starting process's working directory.
+        [sys.executable, "-P", "-c", _MAIN, control, str(os.getpid())],
+        pass_fds=pass_fds,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **SINGLE_THREAD_ENV, **QUIET_ENV},
+    )
 
-    def __init__(self) -> None:
-        ours, theirs = socket.socketpair()
-        env = {**os.environ, **SINGLE_THREAD_ENV, **QUIET_ENV}
-        self.process = subprocess.Popen(
-            # -P: nothing is imported from the worker's working directory.
-            [sys.executable, "-P", "-c", _MAIN, str(theirs.fileno()), str(os.getpid())],
-            pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-        theirs.close()
+
+class StandbyWarmParents:
+    """Warm parents a driver starts for the workers it is about to start on this machine, so
+    that they warm up while the workers start. Each listens under its own name for one worker
+    (`WarmParent(attach=name)`), and dies with the driver; the driver kills any left at close."""
+
+    def __init__(self, count: int) -> None:
+        self.names = [f"@reportkit-warm-{uuid.uuid4().hex}" for _ in range(count)]
+        self._processes = []
+        for name in self.names:
+            with _listen(name) as listener:
+                fd = listener.fileno()
+                self._processes.append(_spawn(f"listen:{fd}", pass_fds=(fd,)))
+
+    def close(self) -> None:
+        for process in self._processes:
+            process.kill()
+        for process in self._processes:
+            process.wait()
+
+
+class WarmParent:
+    """A pool worker's warm parent: started with subprocess (never forked from the worker), or
+    a standby one the driver started (`attach`); ended when the worker closes it or dies. It
+    keeps at most one spare kernel (spare.py) forked ahead of time; its fork request is sent
+    without waiting, and the reply read before the next exchange, so that asking for a spare
+    never holds up the worker."""
+
+    def __init__(self, attach: str | None = None) -> None:
+        """`attach`: a standby warm parent's name; OSError if it is gone or already taken."""
+        self.process: subprocess.Popen[bytes] | None = None
+        if attach is not None:
+            ours = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                ours.connect(_abstract(attach))
+            except OSError:
+                ours.close()
+                raise
+            self._pid: int | None = None  # it says, first thing once it has accepted us
+        else:
+            ours, theirs = socket.socketpair()
+            self.process = _spawn(str(theirs.fileno()), pass_fds=(theirs.fileno(),))
+            theirs.close()
+            self._pid = self.process.pid
         self._socket = ours
         self._stream = ours.makefile("rwb")
         self._lock = threading.Lock()
@@ -273,8 +342,23 @@ class WarmParent:
             raise ConnectionError("the warm parent has exited")
         return json.loads(line)
 
+    @property
+    def pid(self) -> int:
+        """The warm parent's process id (a standby one's, once it is warm and has accepted)."""
+        with self._lock:
+            self._greet()
+        assert self._pid is not None
+        return self._pid
+
+    def _greet(self) -> None:
+        """Read a standby warm parent's first line, its pid, if still unread (holding the lock).
+        Asking the socket (SO_PEERCRED) would name the driver, which made it listen."""
+        if self._pid is None:
+            self._pid = int(self._receive()["pid"])
+
     def _settle(self) -> None:
         """Read the reply to the spare's fork request, if it is still unread (holding the lock)."""
+        self._greet()
         if not self._spare_unanswered:
             return
         assert self._spare is not None
@@ -332,6 +416,8 @@ class WarmParent:
             self._socket.close()
         if spare is not None:  # without a reply (parent gone), it has died with the parent
             spare.discard()
+        if self.process is None:  # a standby one: the driver that started it reaps it
+            return
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -340,11 +426,20 @@ class WarmParent:
 
 
 def main() -> None:
-    """`python -P -c _MAIN CONTROL_FD WORKER_PID`.
+    """`python -P -c _MAIN CONTROL OWNER_PID` (see `_spawn` for CONTROL).
 
     Once the worker has closed its end, exit at once: the closing worker waits for this process.
     """
-    serve(socket.socket(fileno=int(sys.argv[1])), int(sys.argv[2]))
+    control, owner = sys.argv[1], int(sys.argv[2])
+    die_with_parent(owner)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    listening = control.startswith("listen:")
+    sock = socket.socket(fileno=int(control.removeprefix("listen:")))
+    ready, frozen_contexts = _warm_up()
+    if listening:
+        sock = _accept_one(sock)
+        sock.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
+    serve(sock, ready, frozen_contexts)
     exit_without_teardown()
 
 
