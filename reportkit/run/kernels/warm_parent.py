@@ -220,7 +220,8 @@ def _reap(statuses: dict[int, int]) -> None:
 
 
 def serve(control: socket.socket, ready: bool, frozen_contexts: int) -> None:
-    """Answer requests until the worker closes its end (or dies, taking us with it)."""
+    """Answer requests until the worker closes its end or dies (either ends the stream; a warm
+    parent the worker started dies with it anyway)."""
     statuses: dict[int, int] = {}
     with control, control.makefile("rwb") as stream:
         for line in stream:
