@@ -33,7 +33,7 @@ from reportkit.run.kernels.manager import ReportKernelManager
 from reportkit.run.kernels.warm_parent import pidfd_exited
 
 #: Connection settings a request must share with the spare (no CurveZMQ keys on either side).
-#: Over Unix sockets, "ip" is a path prefix of the kernel's own, like ports over TCP.
+#: Over Unix sockets, "ip" is a socket name prefix of the kernel's own, like its ports.
 _SETTINGS = ("transport", "signature_scheme", "curve_publickey")
 _PLACEHOLDER = "{connection_file}"
 
