@@ -218,7 +218,7 @@ def execute_job(job: UnitJob) -> JobOutput:
         try:
             try:
                 nb = execute()
-            except KernelStartFailed:  # no cell ran: once more, with a new kernel and ports
+            except KernelStartFailed:  # no cell ran: once more, with a new kernel
                 nb = execute()
         except BaseException as exc:  # noqa: BLE001 - a unit's fault, reported as its failure
             kept = _NotebookCapture.notebooks.pop(executed, None)

@@ -61,8 +61,7 @@ def start_worker_kernels(standby: str | None = None) -> None:
     paths = dict.fromkeys([str(JUPYTER_DATA_DIR), *filter(None, theirs)])
     os.environ["JUPYTER_PATH"] = os.pathsep.join(paths)
     if _warm_parent is None and fork_supported():
-        _warm_parent = _attach(standby) if standby else None
-        _warm_parent = _warm_parent or WarmParent()
+        _warm_parent = (standby and _attach(standby)) or WarmParent()
         atexit.register(_warm_parent.close)
         prepare_spare_kernel()  # forked as soon as the parent is warm, for the first unit
 

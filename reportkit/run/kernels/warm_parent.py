@@ -313,6 +313,7 @@ class WarmParent:
     def __init__(self, attach: str | None = None) -> None:
         """`attach`: a standby warm parent's name; OSError if it is gone or already taken."""
         self.process: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None  # a standby one says it, first thing once it has accepted us
         if attach is not None:
             ours = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -320,7 +321,6 @@ class WarmParent:
             except OSError:
                 ours.close()
                 raise
-            self._pid: int | None = None  # it says, first thing once it has accepted us
         else:
             ours, theirs = socket.socketpair()
             self.process = _spawn(str(theirs.fileno()), pass_fds=(theirs.fileno(),))
