@@ -122,13 +122,6 @@ def _run(options: RunOptions, data: list[Path], builder: Builder) -> RunResult:
             f"不支持的输出格式：{'、'.join(unknown)}（可选：{', '.join(format_names())}）"
         )
     executor = executor_factory(options.executor)
-    params = load_params(options.params_path, options.overrides)
-    period = period_of(params)
-    if "pdf" in formats or "docx" in formats:
-        fonts = {role: font.to_json() for role, font in resolve_fonts(params.get("fonts")).items()}
-    else:
-        fonts = {}
-
     out = options.out
     settings = ExecutorSettings(
         workers=options.jobs or default_jobs(),
@@ -136,12 +129,19 @@ def _run(options: RunOptions, data: list[Path], builder: Builder) -> RunResult:
         scheduler=options.scheduler,
         scheduler_timeout=options.scheduler_timeout,
     )
-    # The executor starts (or reaches its cluster) before OUT is touched: a scheduler that
-    # cannot be reached leaves nothing written. It starts before validation too: when the
-    # workbooks must be read, a worker gets ready meanwhile (`warm_up`), and its output reaches
+    # The executor starts (or reaches its cluster) first, before OUT is touched: a scheduler
+    # that cannot be reached leaves nothing written, and a cluster that starts in the
+    # background does so while the driver reads the parameters and the data. When the
+    # workbooks must be read, a worker gets ready meanwhile (`warm_up`); its output reaches
     # run.log only once it is sent a unit, after validation.
     started = executor(settings)
     try:
+        params = load_params(options.params_path, options.overrides)
+        period = period_of(params)
+        if "pdf" in formats or "docx" in formats:
+            fonts = {role: f.to_json() for role, f in resolve_fonts(params.get("fonts")).items()}
+        else:
+            fonts = {}
         # Validation comes first: a run with bad data writes nothing into OUT. The dataset is
         # held (no clean-up removes it) until the run's last kernel is done.
         dataset = open_dataset(
@@ -151,6 +151,7 @@ def _run(options: RunOptions, data: list[Path], builder: Builder) -> RunResult:
             builder=builder,
             **ingest_params(params),
         )
+        started.ready()
     except BaseException:
         started.cancel()  # a worker started early is stopped, not waited for
         started.close()

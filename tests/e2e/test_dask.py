@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -316,6 +318,50 @@ def test_an_unreachable_scheduler_is_named_and_nothing_is_written(two_units: Pat
     assert address in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_local_cluster_that_cannot_start_is_named_and_nothing_is_written(
+    two_units: Path, tmp_path: Path
+):
+    """The LocalCluster starts in the background; a run waits for it before touching OUT."""
+    broken = {"DASK_DISTRIBUTED__SCHEDULER__PRELOAD": '["reportkit_no_such_module"]'}
+    proc = reportkit(
+        "run", str(two_units), "--out", "out", "--executor", "dask", "--jobs", "2",
+        cwd=tmp_path, check=False, timeout=120, env=broken,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "无法在本机启动 dask 集群" in proc.stderr
+    assert "reportkit_no_such_module" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _preloaded(names: list[str], queue: multiprocessing.Queue) -> None:
+    """In a process forked from the fork server: which of `names` it has loaded already."""
+    queue.put(
+        {
+            "loaded": [name for name in names if name in sys.modules],
+            "rfc3987_syntax skipped": sys.modules.get("rfc3987_syntax", "absent") is None,
+            "BLAS threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+        }
+    )
+
+
+def test_local_cluster_workers_fork_from_a_server_that_imported_their_modules():
+    """What a LocalCluster worker needs is imported once, in the fork server, not per worker
+    (and without the lark grammars jsonschema would compile); its BLAS is single-threaded."""
+    from reportkit.run.executors.dask import start_fork_server
+
+    assert start_fork_server() == "forkserver"
+    assert start_fork_server() == "forkserver"  # the same server, already running
+    names = ["distributed", "papermill", "reportkit.export.pdf", "reportkit.run.executors.dask"]
+    context = multiprocessing.get_context("forkserver")
+    queue = context.Queue()
+    child = context.Process(target=_preloaded, args=(names, queue))
+    child.start()
+    seen = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert seen == {"loaded": names, "rfc3987_syntax skipped": True, "BLAS threads": "1"}
 
 
 def test_a_worker_with_other_package_versions_is_refused(

@@ -47,6 +47,9 @@ class SerialExecutor:
     def warm_up(self) -> None:
         """Jobs run in this process, which is ready already."""
 
+    def ready(self) -> None:
+        """Jobs run in this process, which is ready already."""
+
     def cancel(self) -> None:
         """Nothing runs between calls, so there is nothing to stop."""
 

@@ -48,6 +48,10 @@ class Executor(Protocol):
         """Get ready for the first job ahead of it (e.g. start a worker), while the driver is
         still reading the workbooks; nothing may be written into OUT yet."""
 
+    def ready(self) -> None:
+        """Return once jobs can be submitted (e.g. a cluster starting in the background is
+        up), or raise why they cannot; called after validation, before OUT is touched."""
+
     def cancel(self) -> None:
         """Stop now: queued jobs are dropped and running units killed (Ctrl-C)."""
 

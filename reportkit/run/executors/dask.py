@@ -7,8 +7,11 @@ file). Another plugin gives every worker a warm parent, so kernels fork warm as 
 Workers return every file as bytes (reportkit.run.execution), so only the driver writes OUT.
 
 Without a scheduler address, a LocalCluster of `--jobs` single-threaded worker processes is
-started on this machine; their warm parents are started first, by the driver, so that they
-import while the cluster starts (warm_parent.StandbyWarmParents). A worker lost mid-unit costs
+started on this machine, in the background while the driver reads the parameters and the data.
+Its warm parents are started first, by the driver, so that they import while the cluster starts
+(warm_parent.StandbyWarmParents), and its workers are forked from a fork server that has
+imported what they need once (dask_preload). They read this machine's font files, as `local`
+workers do, so no fonts are shipped to them. A worker lost mid-unit costs
 that unit one retry elsewhere (`distributed.scheduler.allowed-failures=1`), then the unit fails
 with the cause. Ctrl-C sets a distributed Event that every running task watches: it kills its
 kernel, since cancelling a future does not stop a task that is already running.
@@ -16,11 +19,13 @@ kernel, since cancelling a future does not stop a task that is already running.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import dataclasses
 import hashlib
 import logging
+import multiprocessing
+import multiprocessing.forkserver
+import multiprocessing.util
 import os
 import platform
 import tempfile
@@ -35,12 +40,13 @@ from typing import Any
 
 import dask.config
 import distributed
+import distributed.utils
 import psutil
 from distributed import Client, Event, LocalCluster, WorkerPlugin
 from distributed.scheduler import KilledWorker
 
 from reportkit.data.dataset_meta import unit_dataset_files
-from reportkit.errors import UsageError
+from reportkit.errors import ReportkitError, UsageError
 from reportkit.run.execution import JobOutput, UnitJob, execute_job
 from reportkit.run.executors import ExecutorSettings, WorkerLost
 from reportkit.run.fingerprints import code_fingerprint
@@ -67,6 +73,8 @@ COMPARED_PACKAGES = (
     "python-docx",
 )
 ALLOWED_FAILURES = 1
+#: What a LocalCluster's fork server imports before it forks the workers.
+WORKER_PRELOAD = "reportkit.run.executors.dask_preload"
 #: How often a running task looks whether the run was cancelled (seconds).
 CANCEL_POLL = 0.5
 
@@ -223,8 +231,8 @@ class WorkerSetup(WorkerPlugin):
 
     def __init__(self, exit_fast: bool = False, standby: Mapping[Any, str] | None = None) -> None:
         #: For a LocalCluster's workers, which end with the run: once closed, the worker process
-        #: skips the interpreter's shutdown (over a second with the exporters loaded), which
-        #: the closing cluster would wait for.
+        #: runs its exit handlers (temporary folders), then skips the interpreter's shutdown
+        #: (over a second with the exporters loaded), which the closing cluster would wait for.
         self.exit_fast = exit_fast
         #: For a LocalCluster's workers: by worker name, the standby warm parent the driver
         #: started for it, already warming up while the cluster starts.
@@ -241,18 +249,13 @@ class WorkerSetup(WorkerPlugin):
 
     def teardown(self, worker: Any) -> None:
         from reportkit.run.kernels import stop_worker_kernels
+        from reportkit.run.kernels.warm_parent import exit_without_teardown
 
         stop_worker_kernels()
         if self.exit_fast:
-            atexit.register(_exit_fast)
-
-
-def _exit_fast() -> None:
-    """The worker process's last exit handler to run: it runs the others, then exits."""
-    from reportkit.run.kernels.warm_parent import exit_without_teardown
-
-    atexit.unregister(_exit_fast)
-    exit_without_teardown()
+            # The process's last step, spawned or forked (a forked one runs no exit handlers
+            # of its own): multiprocessing's exit function, which runs this finalizer last.
+            multiprocessing.util.Finalize(None, exit_without_teardown, exitpriority=-100)
 
 
 def _kill_kernels() -> None:
@@ -289,10 +292,15 @@ def run_unit(
     job: UnitJob, notebook: bytes, rows: Mapping[str, bytes], cancel: str, fonts: str | None
 ) -> JobOutput:
     """One unit on a worker: the notebook and rows go into a private folder, then execute_job.
-    `fonts` names the FontPlugin whose files this unit needs."""
+    `fonts` names the FontPlugin whose files this unit needs; None where there is none, or on a
+    LocalCluster, whose workers read the driver's font files as `local` workers do."""
     worker = distributed.get_worker()
     if fonts is not None and fonts not in _font_sets:  # e.g. a worker that joined mid-run
         raise RuntimeError(f"工作节点 {worker.address} 上没有本次运行的字体文件（见该节点日志）")
+    if fonts is not None:
+        job = dataclasses.replace(
+            job, parameters=_local_parameters(job.parameters), fonts=_local_fonts(job.fonts)
+        )
     log.setLevel(logging.INFO)
     stop = Event(cancel, client=distributed.get_client())
     done = threading.Event()
@@ -303,7 +311,7 @@ def run_unit(
             work = Path(tmp)
             path = work / job.notebook.name
             path.write_bytes(notebook)
-            parameters = _local_parameters(job.parameters)
+            parameters = dict(job.parameters)
             if rows:
                 dataset = work / "dataset"
                 dataset.mkdir()
@@ -311,9 +319,7 @@ def run_unit(
                     (dataset / name).parent.mkdir(parents=True, exist_ok=True)
                     (dataset / name).write_bytes(data)
                 parameters["dataset"] = str(dataset)
-            local = dataclasses.replace(
-                job, notebook=path, parameters=parameters, fonts=_local_fonts(job.fonts)
-            )
+            local = dataclasses.replace(job, notebook=path, parameters=parameters)
             log.info("%s: started on worker %s", job.name, worker.address)
             output = execute_job(local)
             log.info("%s: %s on worker %s", job.name, output.status, worker.address)
@@ -341,15 +347,35 @@ LOCAL_CLUSTER_CONFIG = {
 }
 
 
+def start_fork_server() -> str:
+    """The start method for a LocalCluster's worker processes: `forkserver` where there is
+    one, else `spawn`.
+
+    The fork server starts now and imports what a worker needs (WORKER_PRELOAD) while the driver
+    goes on, once for all the workers, which are then forked from it ready to run units. It
+    must run before distributed first asks for its multiprocessing context: distributed would
+    otherwise import numpy and pandas in the driver only to choose a preload list of its own,
+    which a running server no longer takes.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return "spawn"
+    multiprocessing.get_context("forkserver").set_forkserver_preload([WORKER_PRELOAD])
+    multiprocessing.forkserver.ensure_running()
+    distributed.utils._forkserver_preload_set = True  # private: see the docstring
+    return "forkserver"
+
+
 def _local_cluster(workers: int, standby: StandbyWarmParents | None) -> LocalCluster:
     """A LocalCluster of single-threaded worker processes, named 0, 1, ...
 
     Its workers set themselves up as they start (WorkerSetup), each attaching to the standby
     warm parent started for it, which has been importing while the cluster started. They need
-    no version check: they run this interpreter and this code.
+    no version check: they run this interpreter and this code. A fork server outlives the run
+    that started it, so each worker is given this run's environment, as a spawned one has.
     """
     names = standby.names if standby else []
-    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+    method = {"distributed.worker.multiprocessing-method": start_fork_server()}
+    with dask.config.set({**LOCAL_CLUSTER_CONFIG, **method}):
         return LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -358,6 +384,7 @@ def _local_cluster(workers: int, standby: StandbyWarmParents | None) -> LocalClu
             dashboard_address=None,
             silence_logs=logging.ERROR,
             plugins=(WorkerSetup(exit_fast=True, standby=dict(enumerate(names))),),
+            env=dict(os.environ),
         )
 
 
@@ -402,48 +429,56 @@ def _check_workers(client: Client, address: str, timeout: float) -> None:
 
 
 class DaskExecutor:
-    """Units as tasks on a dask.distributed cluster; results come back as concurrent futures."""
+    """Units as tasks on a dask.distributed cluster; results come back as concurrent futures.
+
+    A scheduler given by address is reached (and its workers checked) at once, so one that
+    cannot be reached stops the run before anything is written. A LocalCluster starts in a
+    thread instead: its workers import and attach to their warm parents while the driver reads
+    the parameters and the data, and the first job waits for it.
+    """
 
     def __init__(self, settings: ExecutorSettings) -> None:
         self._cluster: LocalCluster | None = None
         self._standby: StandbyWarmParents | None = None
+        self._client: Client | None = None
+        self._failed: BaseException | None = None  # why the LocalCluster did not start
+        self._starting: threading.Thread | None = None
+        self._closed = False
+        self._cancel_name = f"reportkit-cancel-{uuid.uuid4().hex}"
+        self._fonts: dict[str, str] = {}  # font files -> their FontPlugin's name
+        self._tasks: dict[distributed.Future, Future[JobOutput]] = {}
         if settings.scheduler is not None:
             self._client = _connect(settings)
+            try:
+                self._client.run_on_scheduler(_allow_failures, ALLOWED_FAILURES)
+                _check_workers(self._client, settings.scheduler, settings.scheduler_timeout)
+                self._client.register_plugin(WorkerSetup(), name=WorkerSetup.name)
+                self._client.forward_logging(WORKER_LOG, level=logging.INFO)
+            except BaseException:
+                self.close()
+                raise
         else:
             workers = max(1, settings.workers)
             if fork_supported():
                 self._standby = StandbyWarmParents(workers)
-            try:
-                self._cluster = _local_cluster(workers, self._standby)
-                self._client = Client(self._cluster, set_as_default=False)
-            except BaseException:
-                self._close_local()
-                raise
-        self._closed = False
-        try:
-            if self._cluster is None:
-                self._client.run_on_scheduler(_allow_failures, ALLOWED_FAILURES)
-                _check_workers(self._client, settings.scheduler, settings.scheduler_timeout)
-                self._client.register_plugin(WorkerSetup(), name=WorkerSetup.name)
-            self._client.forward_logging(WORKER_LOG, level=logging.INFO)
-        except BaseException:
-            self.close()
-            raise
-        self._cancel = Event(f"reportkit-cancel-{uuid.uuid4().hex}", client=self._client)
-        self._fonts: dict[str, str] = {}  # font files -> their FontPlugin's name
-        self._tasks: dict[distributed.Future, Future[JobOutput]] = {}
+            self._starting = threading.Thread(
+                target=self._start_local, args=(workers,), name="reportkit-cluster", daemon=True
+            )
+            self._starting.start()
 
     def submit(self, job: UnitJob) -> Future[JobOutput]:
-        fonts = self._ship_fonts(job.fonts)
+        client = self._ready()
+        # A LocalCluster's workers read this machine's font files, as `local` workers do.
+        fonts = self._ship_fonts(client, job.fonts) if self._cluster is None else None
         dataset = job.parameters.get("dataset") if job.stem == "report" else None
         rows = unit_dataset_files(dataset, job.name) if dataset else {}
         result: Future[JobOutput] = Future()
-        task = self._client.submit(
+        task = client.submit(
             run_unit,
             job,
             job.notebook.read_bytes(),
             rows,
-            self._cancel.name,
+            self._cancel_name,
             fonts,
             key=f"reportkit-{uuid.uuid4().hex}",
             pure=False,
@@ -456,32 +491,67 @@ class DaskExecutor:
         return as_completed(list(futures))
 
     def cancel(self) -> None:
-        self._cancel.set()
-        self._client.cancel(list(self._tasks), force=True)
+        if self._starting is not None:
+            self._starting.join()
+        if self._client is not None:
+            Event(self._cancel_name, client=self._client).set()
+            self._client.cancel(list(self._tasks), force=True)
         for result in self._tasks.values():
             result.cancel()
         self._tasks.clear()
 
     def warm_up(self) -> None:
-        """Nothing to start: the cluster's workers are up once the executor is."""
+        """Nothing to start: the cluster is reached, or its start begun, with the executor."""
+
+    def ready(self) -> None:
+        self._ready()
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._client.close()
+        if self._starting is not None:
+            self._starting.join()
+        if self._client is not None:
+            self._client.close()
         self._close_local()
 
     # -- internals ------------------------------------------------------------------------
+
+    def _start_local(self, workers: int) -> None:
+        """Start the LocalCluster and its client (in the `reportkit-cluster` thread)."""
+        try:
+            self._cluster = _local_cluster(workers, self._standby)
+            self._client = Client(self._cluster, set_as_default=False)
+            self._client.forward_logging(WORKER_LOG, level=logging.INFO)
+        except BaseException as exc:  # noqa: BLE001 - handed to the first job, raised there
+            self._failed = exc
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+            self._close_local()
+
+    def _ready(self) -> Client:
+        """The client, once the cluster is up; why it is not, raised."""
+        if self._starting is not None:
+            self._starting.join()
+        if self._failed is not None:
+            raise ReportkitError(
+                f"无法在本机启动 dask 集群（LocalCluster）：{type(self._failed).__name__}: "
+                f"{self._failed}。可改用 --executor local，或用 --scheduler 指定已启动的调度器。"
+            ) from self._failed
+        assert self._client is not None  # set by __init__ or _start_local
+        return self._client
 
     def _close_local(self) -> None:
         """Close the LocalCluster, if any, then the standby warm parents its workers left."""
         if self._cluster is not None:
             self._cluster.close()
+            self._cluster = None
         if self._standby is not None:
             self._standby.close()
 
-    def _ship_fonts(self, fonts: Mapping[str, Any]) -> str | None:
+    def _ship_fonts(self, client: Client, fonts: Mapping[str, Any]) -> str | None:
         """Register the plugin that places these fonts on every worker, once per font set; the
         plugin's name, or None when the job names no font."""
         from reportkit.render.fonts import ResolvedFont, font_files
@@ -495,16 +565,13 @@ class DaskExecutor:
             return None
         if key not in self._fonts:
             digests = {path: file_digest(path) or "" for path in paths}
-            if self._cluster is None:
-                held = self._client.run(fonts_at_hand, digests, on_error="return").values()
-                everywhere = set(paths).intersection(
-                    *(set(h) if isinstance(h, list) else set() for h in held)
-                )
-            else:  # a LocalCluster's workers read this machine's files
-                everywhere = set(paths)
+            held = client.run(fonts_at_hand, digests, on_error="return").values()
+            everywhere = set(paths).intersection(
+                *(set(h) if isinstance(h, list) else set() for h in held)
+            )
             contents = {p: Path(p).read_bytes() for p in paths if p not in everywhere}
             plugin = FontPlugin(digests, contents)
-            self._client.register_plugin(plugin, name=plugin.name)
+            client.register_plugin(plugin, name=plugin.name)
             self._fonts[key] = plugin.name
         return self._fonts[key]
 

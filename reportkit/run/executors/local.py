@@ -84,6 +84,9 @@ class LocalExecutor:
         if not self._idle and not self._busy:
             self._idle.append(self._start())
 
+    def ready(self) -> None:
+        """Workers start as jobs come (or with `warm_up`): nothing to wait for."""
+
     def cancel(self) -> None:
         for future, _job in self._queue:
             future.cancel()
