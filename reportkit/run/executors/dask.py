@@ -433,8 +433,8 @@ class DaskExecutor:
 
     A scheduler given by address is reached (and its workers checked) at once, so one that
     cannot be reached stops the run before anything is written. A LocalCluster starts in a
-    thread instead: its workers import and attach to their warm parents while the driver reads
-    the parameters and the data, and the first job waits for it.
+    thread instead: its workers start while the driver reads the parameters and the data, and
+    `ready` waits for it, before OUT is touched.
     """
 
     def __init__(self, settings: ExecutorSettings) -> None:
