@@ -35,6 +35,7 @@ and WPS do; `--saved-by openpyxl` keeps openpyxl's own, much larger, inline-stri
 from __future__ import annotations
 
 import argparse
+import ctypes
 import datetime as dt
 import io
 import json
@@ -82,8 +83,32 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def adopt_orphans() -> None:
+    """Make this process the one that reaps its descendants' orphans (Linux): processes that end
+    after the command's own (a LocalCluster's fork server, and the workers it forked) then count
+    in RUSAGE_CHILDREN too, once reap_orphans has waited for them."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def reap_orphans(timeout: float = 10) -> None:
+    """Wait for the command's descendants that outlived it (see adopt_orphans)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:  # none left
+            return
+        if pid == 0:
+            time.sleep(0.02)
+
+
 def measure(command: list[str], cwd: Path) -> dict[str, float]:
-    """Wall and CPU seconds of a command and all it starts; peak RSS of its own process."""
+    """Wall and CPU seconds of a command and all it starts (reaped, orphans included); peak RSS
+    of its own process."""
     cpu_before, started = children_cpu(), time.perf_counter()
     proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak_kb = 0
@@ -97,8 +122,10 @@ def measure(command: list[str], cwd: Path) -> dict[str, float]:
     stderr = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}):\n{stderr[-2000:]}")
+    wall = time.perf_counter() - started
+    reap_orphans()
     return {
-        "wall_s": round(time.perf_counter() - started, 2),
+        "wall_s": round(wall, 2),
         "cpu_s": round(children_cpu() - cpu_before, 2),
         "peak_rss_mb": round(peak_kb / 1024, 1),
     }
@@ -478,6 +505,7 @@ def dask_table(results: list[dict]) -> str:
 
 
 def main() -> None:
+    adopt_orphans()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
