@@ -11,10 +11,10 @@ started on this machine, in the background while the driver reads the parameters
 Its warm parents are started first, by the driver, so that they import while the cluster starts
 (warm_parent.StandbyWarmParents), and its workers are forked from a fork server that has
 imported what they need once (dask_preload). They read this machine's font files, as `local`
-workers do, so no fonts are shipped to them. A worker lost mid-unit costs
-that unit one retry elsewhere (`distributed.scheduler.allowed-failures=1`), then the unit fails
-with the cause. Ctrl-C sets a distributed Event that every running task watches: it kills its
-kernel, since cancelling a future does not stop a task that is already running.
+workers do, so no fonts are shipped to them. A worker lost mid-unit costs that unit one retry
+elsewhere (`distributed.scheduler.allowed-failures=1`), then the unit fails with the cause.
+Ctrl-C sets a distributed Event that every running task watches: it kills its kernel, since
+cancelling a future does not stop a task that is already running.
 """
 
 from __future__ import annotations
@@ -491,8 +491,7 @@ class DaskExecutor:
         return as_completed(list(futures))
 
     def cancel(self) -> None:
-        if self._starting is not None:
-            self._starting.join()
+        self._wait_for_start()
         if self._client is not None:
             Event(self._cancel_name, client=self._client).set()
             self._client.cancel(list(self._tasks), force=True)
@@ -510,8 +509,7 @@ class DaskExecutor:
         if self._closed:
             return
         self._closed = True
-        if self._starting is not None:
-            self._starting.join()
+        self._wait_for_start()
         if self._client is not None:
             self._client.close()
         self._close_local()
@@ -524,17 +522,21 @@ class DaskExecutor:
             self._cluster = _local_cluster(workers, self._standby)
             self._client = Client(self._cluster, set_as_default=False)
             self._client.forward_logging(WORKER_LOG, level=logging.INFO)
-        except BaseException as exc:  # noqa: BLE001 - handed to the first job, raised there
+        except BaseException as exc:  # noqa: BLE001 - raised by ready(), on the main thread
             self._failed = exc
             if self._client is not None:
                 self._client.close()
                 self._client = None
             self._close_local()
 
-    def _ready(self) -> Client:
-        """The client, once the cluster is up; why it is not, raised."""
+    def _wait_for_start(self) -> None:
+        """Wait for the LocalCluster's start, if one is under way, to succeed or fail."""
         if self._starting is not None:
             self._starting.join()
+
+    def _ready(self) -> Client:
+        """The client, once the cluster is up; why it is not, raised."""
+        self._wait_for_start()
         if self._failed is not None:
             raise ReportkitError(
                 f"无法在本机启动 dask 集群（LocalCluster）：{type(self._failed).__name__}: "
